@@ -1,0 +1,21 @@
+//! The config language: raw serde types (one file per document kind), loading with
+//! `file:line:col` errors, env interpolation, semantic validation and the resolved plan.
+
+pub mod coda_mapping;
+pub mod diag;
+pub mod env;
+pub mod field_type;
+pub mod fixture;
+pub mod links;
+pub mod load;
+pub mod locate;
+pub mod pipeline;
+pub mod schema;
+pub mod schema_check;
+pub mod secret;
+pub mod systems;
+pub mod writeback;
+
+pub use diag::{Diagnostic, Diagnostics, Severity};
+pub use env::Env;
+pub use load::{Config, Doc, EnvMode, SourceFile, load_dir};
