@@ -2,6 +2,10 @@
 //! `pipelines/` and `mappings/`. DrChrono and Deep Cura flow into PostgreSQL (audited), and
 //! PostgreSQL flows into Coda.
 
+pub mod cli;
 pub mod config;
+pub mod docs;
+pub mod fixtures;
 pub mod mapping;
 pub mod store;
+pub mod telemetry;

@@ -99,6 +99,8 @@ pub enum EnvMode {
 /// diagnostics hold no error.
 pub fn load_dir(dir: &Path, env: &Env, mode: EnvMode) -> (Config, Diagnostics) {
     let mut diags = Diagnostics::default();
+    // Paths in messages are relative to the working directory when the config dir is it.
+    let dir = if dir == Path::new(".") { Path::new("") } else { dir };
     let mut config = Config {
         dir: dir.to_path_buf(),
         ..Config::default()

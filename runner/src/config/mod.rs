@@ -10,12 +10,18 @@ pub mod links;
 pub mod load;
 pub mod locate;
 pub mod pipeline;
+pub mod plan;
 pub mod schema;
 pub mod schema_check;
 pub mod secret;
 pub mod systems;
+pub mod validate;
 pub mod writeback;
 
 pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use env::Env;
 pub use load::{Config, Doc, EnvMode, SourceFile, load_dir};
+pub use plan::{Plan, PlannedPipeline};
+
+#[cfg(test)]
+mod tests;

@@ -78,7 +78,63 @@ impl DocKind {
 }
 
 fn generate<T: JsonSchema>() -> Value {
-    serde_json::to_value(schemars::schema_for!(T)).unwrap_or(Value::Null)
+    let mut v = serde_json::to_value(schemars::schema_for!(T)).unwrap_or(Value::Null);
+    simplify(&mut v);
+    v
+}
+
+/// Rewrites the generated schema so validators give precise messages:
+/// - an optional field (`anyOf: [X, null]`, `type: [T, "null"]`) becomes plain `X`: leaving a
+///   key out is how a value is omitted, and errors then name what X expected instead of
+///   "not valid under any of the given schemas";
+/// - a `oneOf` of documented constants becomes an `enum` (with `enumDescriptions`, which
+///   editors show), so a typo is reported with the list of allowed values.
+fn simplify(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            for child in map.values_mut() {
+                simplify(child);
+            }
+            if map.get("default") == Some(&Value::Null) {
+                map.remove("default");
+            }
+            if let Some(Value::Array(types)) = map.get("type") {
+                let non_null: Vec<Value> = types.iter().filter(|t| t.as_str() != Some("null")).cloned().collect();
+                if non_null.len() == 1 && types.len() == 2 {
+                    map.insert("type".into(), non_null[0].clone());
+                }
+            }
+            if let Some(Value::Array(any)) = map.get("anyOf") {
+                if any.len() == 2 && any.iter().any(|a| a.get("type").and_then(Value::as_str) == Some("null")) {
+                    let inner = any.iter().find(|a| a.get("type").and_then(Value::as_str) != Some("null")).cloned();
+                    map.remove("anyOf");
+                    if let Some(Value::Object(inner)) = inner {
+                        for (k, val) in inner {
+                            map.entry(k).or_insert(val);
+                        }
+                    }
+                }
+            }
+            if let Some(Value::Array(one)) = map.get("oneOf") {
+                let consts: Option<Vec<(Value, Value)>> = one
+                    .iter()
+                    .map(|o| Some((o.get("const")?.clone(), o.get("description").cloned().unwrap_or(Value::Null))))
+                    .collect();
+                if let Some(consts) = consts {
+                    map.remove("oneOf");
+                    map.insert("type".into(), Value::String("string".into()));
+                    map.insert("enum".into(), Value::Array(consts.iter().map(|c| c.0.clone()).collect()));
+                    map.insert("enumDescriptions".into(), Value::Array(consts.into_iter().map(|c| c.1).collect()));
+                }
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                simplify(item);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The text of a schema file: pretty JSON with a final newline.

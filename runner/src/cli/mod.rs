@@ -1,0 +1,52 @@
+//! The `runner` command line: one file per verb. `anyhow` lives only here, at the edge.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+mod migrate;
+mod schema;
+mod test;
+pub use schema::stale_files;
+mod validate;
+mod validate_db;
+
+/// The clinical-operations sync runner.
+#[derive(Debug, Parser)]
+#[command(name = "runner", version, about, long_about = None)]
+pub struct Cli {
+    /// Folder that holds `pipelines/` and `mappings/` (default: the current directory).
+    #[arg(long, global = true, default_value = ".", env = "RUNNER_CONFIG_DIR")]
+    pub config_dir: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The verbs.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check every config file against its schema and across files; report every error.
+    Validate(validate::Args),
+    /// Run the fixture tests in `pipelines/tests/` (no database needed).
+    Test(test::Args),
+    /// Write the JSON Schemas of the config files (and the configuration reference).
+    Schema(schema::Args),
+    /// Create the database if missing and apply the migrations of `schema/db/`.
+    Migrate(migrate::Args),
+}
+
+/// Runs the parsed command; returns the process exit code.
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Validate(a) => validate::run(&cli.config_dir, a).await,
+        Command::Test(a) => test::run(&cli.config_dir, &a),
+        Command::Schema(a) => schema::run(&cli.config_dir, &a),
+        Command::Migrate(a) => migrate::run(a).await,
+    }
+}
+
+/// The database URL: `DATABASE_URL`, or the local default.
+pub fn default_database_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/clinical".to_string())
+}

@@ -1,0 +1,104 @@
+//! The resolved plan: what the runtime executes. It exists only for a config with no errors,
+//! so the runtime never sees a broken pipeline (fail closed).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::coda_mapping::CodaMappingFile;
+use super::diag::Diagnostics;
+use super::env::Env;
+use super::links::LinksFile;
+use super::load::{Config, EnvMode, load_dir};
+use super::pipeline::PipelineFile;
+use super::systems::SystemsFile;
+use super::writeback::WritebackFile;
+use crate::mapping::CompiledPipeline;
+
+/// One runnable pipeline: its file and its compiled mapping.
+#[derive(Debug, Clone)]
+pub struct PlannedPipeline {
+    /// The pipeline file as written (after interpolation).
+    pub file: PipelineFile,
+    /// The compiled mapping.
+    pub mapping: CompiledPipeline,
+}
+
+/// A validated config, ready to run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The external systems.
+    pub systems: SystemsFile,
+    /// Pipelines in dependency order (a pipeline comes after everything it depends on).
+    pub pipelines: Vec<PlannedPipeline>,
+    /// Linking rules.
+    pub links: LinksFile,
+    /// Write-back endpoints.
+    pub writeback: WritebackFile,
+    /// Coda mappings, by name.
+    pub mappings: BTreeMap<String, CodaMappingFile>,
+}
+
+impl Plan {
+    /// Loads, validates and resolves the config under `dir`. Any error refuses the whole plan.
+    pub fn load(dir: &Path, env: &Env, mode: EnvMode) -> Result<(Plan, Config), Diagnostics> {
+        let (config, mut diags) = load_dir(dir, env, mode);
+        let mut compiled = super::validate::check(&config, &mut diags);
+        if diags.has_errors() {
+            return Err(diags.finish());
+        }
+        let order = dependency_order(&config).unwrap_or_default();
+        let (Some(systems), Some(links), Some(writeback)) = (&config.systems, &config.links, &config.writeback) else {
+            return Err(diags.finish());
+        };
+        let pipelines = order
+            .iter()
+            .filter_map(|name| {
+                let file = config.pipelines.get(name)?.value.clone();
+                let mapping = compiled.remove(name)?;
+                Some(PlannedPipeline { file, mapping })
+            })
+            .collect();
+        let plan = Plan {
+            systems: systems.value.clone(),
+            pipelines,
+            links: links.value.clone(),
+            writeback: writeback.value.clone(),
+            mappings: config.mappings.iter().map(|(k, d)| (k.clone(), d.value.clone())).collect(),
+        };
+        Ok((plan, config))
+    }
+
+    /// The pipeline named `name`.
+    pub fn pipeline(&self, name: &str) -> Option<&PlannedPipeline> {
+        self.pipelines.iter().find(|p| p.mapping.name == name)
+    }
+}
+
+/// Pipeline names so that each comes after its dependencies (ties by name). On a cycle,
+/// returns the name of one pipeline on it.
+pub fn dependency_order(config: &Config) -> Result<Vec<String>, String> {
+    let mut order = Vec::new();
+    let mut state: BTreeMap<&str, u8> = BTreeMap::new(); // 1 = visiting, 2 = done
+    fn visit<'a>(name: &'a str, config: &'a Config, state: &mut BTreeMap<&'a str, u8>, order: &mut Vec<String>) -> Result<(), String> {
+        match state.get(name) {
+            Some(2) => return Ok(()),
+            Some(_) => return Err(name.to_string()),
+            None => {}
+        }
+        state.insert(name, 1);
+        if let Some(doc) = config.pipelines.get(name) {
+            for dep in &doc.value.depends_on {
+                if config.pipelines.contains_key(dep) {
+                    visit(dep, config, state, order)?;
+                }
+            }
+        }
+        state.insert(name, 2);
+        order.push(name.to_string());
+        Ok(())
+    }
+    for name in config.pipelines.keys() {
+        visit(name, config, &mut state, &mut order)?;
+    }
+    Ok(order)
+}

@@ -1,0 +1,354 @@
+//! Semantic checks across files, run after every file has passed its schema: references
+//! between files, natural keys among mapped columns, Coda ids, compilable paths and
+//! templates, secrets given only as `${VAR}`. Every problem is reported; none stops the rest.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::diag::Diagnostics;
+use super::load::{Config, SourceFile};
+use super::locate::escape;
+use crate::mapping::CompiledPipeline;
+
+/// Columns every synced or Coda-owned table has, whatever its pipeline maps.
+pub const STANDARD_COLUMNS: [&str; 5] = ["id", "created_at", "updated_at", "deleted_at", "synced_at"];
+
+/// Runs every semantic check. Returns the pipelines that compiled, by name.
+pub fn check(config: &Config, diags: &mut Diagnostics) -> BTreeMap<String, CompiledPipeline> {
+    let compiled = check_pipelines(config, diags);
+    check_secrets(config, diags);
+    let tables = Tables::of(config);
+    check_links(config, &tables, diags);
+    check_writeback(config, &tables, diags);
+    check_mappings(config, &tables, diags);
+    check_fixtures(config, diags);
+    compiled
+}
+
+/// Which columns of which table are filled, and by which file.
+struct Tables<'a> {
+    /// Table -> (pipeline name, columns it fills).
+    synced: BTreeMap<&'a str, (&'a str, BTreeSet<String>)>,
+    /// Table -> columns write-back fills.
+    coda_owned: BTreeMap<&'a str, BTreeSet<String>>,
+}
+
+impl<'a> Tables<'a> {
+    fn of(config: &'a Config) -> Self {
+        let mut synced = BTreeMap::new();
+        for (name, doc) in &config.pipelines {
+            let t = &doc.value.target;
+            let mut cols: BTreeSet<String> = doc.value.fields.keys().cloned().collect();
+            cols.extend(t.raw.iter().cloned());
+            cols.extend(STANDARD_COLUMNS.iter().map(|s| s.to_string()));
+            synced.insert(t.table.as_str(), (name.as_str(), cols));
+        }
+        if let Some(links) = &config.links {
+            for rule in &links.value.links {
+                if let Some((_, cols)) = synced.get_mut(rule.from.as_str()) {
+                    cols.extend(rule.set.keys().cloned());
+                    cols.extend(rule.method_column.iter().cloned());
+                    cols.extend(rule.linked_at_column.iter().cloned());
+                    cols.insert(rule.unmatched.review_flag_column.clone());
+                    cols.insert(rule.unmatched.review_reason_column.clone());
+                }
+            }
+        }
+        let mut coda_owned: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+        if let Some(wb) = &config.writeback {
+            for ep in &wb.value.endpoints {
+                let cols = coda_owned.entry(ep.table.as_str()).or_default();
+                cols.extend(ep.fields.keys().cloned());
+                cols.insert(ep.key.clone());
+                cols.extend(STANDARD_COLUMNS.iter().map(|s| s.to_string()));
+            }
+        }
+        Tables { synced, coda_owned }
+    }
+
+    fn columns(&self, table: &str) -> Option<&BTreeSet<String>> {
+        self.synced.get(table).map(|(_, c)| c).or_else(|| self.coda_owned.get(table))
+    }
+}
+
+fn check_pipelines(config: &Config, diags: &mut Diagnostics) -> BTreeMap<String, CompiledPipeline> {
+    let mut compiled = BTreeMap::new();
+    let mut by_table: HashMap<&str, &str> = HashMap::new();
+    let target_fields: HashMap<&str, BTreeSet<&str>> = config
+        .pipelines
+        .values()
+        .map(|d| (d.value.target.table.as_str(), d.value.fields.keys().map(String::as_str).collect()))
+        .collect();
+    for (name, doc) in &config.pipelines {
+        let p = &doc.value;
+        let src = &doc.source;
+        match CompiledPipeline::compile(name, p) {
+            Ok(c) => {
+                compiled.insert(name.clone(), c);
+            }
+            Err(errs) => {
+                for (at, msg) in errs {
+                    diags.push(src.error(&at, msg));
+                }
+            }
+        }
+        if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+            diags.push(src.error("", format!("pipeline file name `{name}` must be lower_snake_case")));
+        }
+        match p.source.system.as_str() {
+            "drchrono" if p.source.endpoint.is_none() => {
+                diags.push(src.error("/source", "a drchrono source needs an `endpoint`"));
+            }
+            "drchrono" => {}
+            "deepcura" if p.source.endpoint.is_some() => {
+                diags.push(src.error("/source/endpoint", "deepcura only pushes gridhooks: it has no list endpoint"));
+            }
+            "deepcura" => {}
+            other => diags.push(src.error("/source/system", format!("unknown system `{other}` (systems.yaml defines drchrono and deepcura as sources)"))),
+        }
+        if p.source.incremental.is_some() && p.source.full.is_some() {
+            diags.push(src.error("/source/full", "a source is either `incremental` or `full`, not both"));
+        }
+        if let Some(f) = &p.source.full {
+            if !(0.0..=1.0).contains(&f.max_delete_share) {
+                diags.push(src.error("/source/full/max_delete_share", "must be between 0.0 and 1.0"));
+            }
+        }
+        if let Some(w) = &p.source.windows {
+            if w.max_days == 0 {
+                diags.push(src.error("/source/windows/max_days", "must be at least 1"));
+            }
+        }
+        for (i, k) in p.target.key.iter().enumerate() {
+            if !p.fields.contains_key(k) {
+                diags.push(src.error(&format!("/target/key/{i}"), format!("natural key `{k}` is not among the mapped fields")));
+            }
+        }
+        if p.target.key.is_empty() {
+            diags.push(src.error("/target/key", "a natural key needs at least one column"));
+        }
+        if let Some(v) = &p.target.version {
+            if !p.fields.contains_key(v) {
+                diags.push(src.error("/target/version", format!("version column `{v}` is not among the mapped fields")));
+            }
+        }
+        if let Some(r) = &p.target.raw {
+            if p.fields.contains_key(r) {
+                diags.push(src.error("/target/raw", format!("raw column `{r}` is filled with the source record; do not map it as a field too")));
+            }
+        }
+        if let Some(prev) = by_table.insert(p.target.table.as_str(), name.as_str()) {
+            diags.push(src.error("/target/table", format!("table `{}` is already the target of pipeline `{prev}`", p.target.table)));
+        }
+        if let Some(x) = &p.expand {
+            if let Some(req) = &x.require {
+                if !p.fields.contains_key(req) {
+                    diags.push(src.error("/expand/require", format!("`{req}` is not among the mapped fields")));
+                }
+            }
+        }
+        for (i, dep) in p.depends_on.iter().enumerate() {
+            if !config.pipelines.contains_key(dep) {
+                diags.push(src.error(&format!("/depends_on/{i}"), format!("unknown pipeline `{dep}`")));
+            }
+        }
+        if p.schedule.split_whitespace().count() != 5 {
+            diags.push(src.error("/schedule", "a schedule is a 5-field cron expression, for example `*/15 * * * *`"));
+        }
+        for (col, m) in &p.fields {
+            if let Some(l) = &m.lookup {
+                let at = format!("/fields/{}/lookup", escape(col));
+                match target_fields.get(l.table.as_str()) {
+                    None => diags.push(src.error(&format!("{at}/table"), format!("no pipeline writes table `{}`", l.table))),
+                    Some(cols) if !cols.contains(l.by.as_str()) => diags.push(src.error(&format!("{at}/by"), format!("`{}` is not a mapped column of `{}`", l.by, l.table))),
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+    check_cycles(config, diags);
+    compiled
+}
+
+fn check_cycles(config: &Config, diags: &mut Diagnostics) {
+    if let Err(cycle) = super::plan::dependency_order(config) {
+        if let Some(doc) = config.pipelines.get(&cycle) {
+            diags.push(doc.source.error("/depends_on", format!("pipeline `{cycle}` is part of a dependency cycle")));
+        }
+    }
+}
+
+fn check_secrets(config: &Config, diags: &mut Diagnostics) {
+    let mut check = |src: &SourceFile, pointers: &[&str]| {
+        for p in pointers {
+            let raw = pointer_str(&src.raw, p);
+            let is_ref = raw.is_some_and(|s| s.starts_with("${") && s.ends_with('}') && s.matches("${").count() == 1);
+            if raw.is_some() && !is_ref {
+                diags.push(src.error(p, "secrets must be given as a `${VAR}` reference, never written in the file"));
+            }
+        }
+    };
+    if let Some(s) = &config.systems {
+        check(
+            &s.source,
+            &[
+                "/drchrono/oauth/client_id",
+                "/drchrono/oauth/client_secret",
+                "/drchrono/oauth/refresh_token",
+                "/drchrono/webhooks/secret",
+                "/deepcura/shared_secret",
+                "/coda/api_token",
+            ],
+        );
+    }
+    if let Some(w) = &config.writeback {
+        check(&w.source, &["/secret"]);
+    }
+}
+
+fn pointer_str<'a>(v: &'a serde_json::Value, p: &str) -> Option<&'a str> {
+    v.pointer(p).and_then(serde_json::Value::as_str)
+}
+
+fn check_links(config: &Config, tables: &Tables<'_>, diags: &mut Diagnostics) {
+    let Some(doc) = &config.links else { return };
+    let src = &doc.source;
+    for (i, rule) in doc.value.links.iter().enumerate() {
+        let at = format!("/links/{i}");
+        let from = tables.columns(&rule.from);
+        let to = tables.columns(&rule.to);
+        if from.is_none() {
+            diags.push(src.error(&format!("{at}/from"), format!("unknown pipeline table `{}`", rule.from)));
+        }
+        if to.is_none() {
+            diags.push(src.error(&format!("{at}/to"), format!("unknown pipeline table `{}`", rule.to)));
+        }
+        let join = rule.join.as_ref().map(|j| (j.table.as_str(), tables.columns(&j.table)));
+        if let Some((jt, None)) = join {
+            diags.push(src.error(&format!("{at}/join/table"), format!("unknown pipeline table `{jt}`")));
+        }
+        if let (Some(j), Some(to_cols), Some((_, Some(join_cols)))) = (&rule.join, to, join) {
+            for (t, jc) in &j.on {
+                let p = format!("{at}/join/on/{}", escape(t));
+                if !to_cols.contains(t) {
+                    diags.push(src.key_error(&p, format!("`{t}` is not a column of `{}`", rule.to)));
+                }
+                if !join_cols.contains(jc) {
+                    diags.push(src.error(&p, format!("`{jc}` is not a column of `{}`", j.table)));
+                }
+            }
+        }
+        let to_ref_ok = |c: &str| match c.split_once('.') {
+            Some((t, col)) => join.is_some_and(|(jt, cols)| jt == t && cols.is_some_and(|cs| cs.contains(col))),
+            None => to.is_none_or(|cs| cs.contains(c)),
+        };
+        for (s, strat) in rule.strategies.iter().enumerate() {
+            for (f, t) in &strat.matches {
+                let p = format!("{at}/strategies/{s}/match/{}", escape(f));
+                if from.is_some_and(|cs| !cs.contains(f)) {
+                    diags.push(src.key_error(&p, format!("`{f}` is not a column of `{}`", rule.from)));
+                }
+                if !to_ref_ok(t) {
+                    diags.push(src.error(&p, format!("`{t}` is not a column of `{}` or of its join", rule.to)));
+                }
+            }
+        }
+        if rule.strategies.is_empty() {
+            diags.push(src.error(&format!("{at}/strategies"), "a link needs at least one strategy"));
+        }
+        for (f, t) in &rule.set {
+            if !to_ref_ok(t) {
+                diags.push(src.error(&format!("{at}/set/{}", escape(f)), format!("`{t}` is not a column of `{}`", rule.to)));
+            }
+        }
+    }
+}
+
+fn check_writeback(config: &Config, tables: &Tables<'_>, diags: &mut Diagnostics) {
+    let Some(doc) = &config.writeback else { return };
+    let src = &doc.source;
+    let mut paths = BTreeSet::new();
+    for (i, ep) in doc.value.endpoints.iter().enumerate() {
+        let at = format!("/endpoints/{i}");
+        let params: Vec<&str> = ep.path.split('/').filter(|s| s.starts_with('{') && s.ends_with('}')).collect();
+        if !ep.path.starts_with('/') || params.len() != 1 {
+            diags.push(src.error(&format!("{at}/path"), "a write-back path starts with `/` and has exactly one `{param}` segment"));
+        }
+        if !paths.insert(ep.path.clone()) {
+            diags.push(src.error(&format!("{at}/path"), format!("path `{}` is declared twice", ep.path)));
+        }
+        if let Some((pipeline, _)) = tables.synced.get(ep.table.as_str()) {
+            diags.push(src.error(&format!("{at}/table"), format!("`{}` is synced from upstream by pipeline `{pipeline}`; Coda may only write Coda-owned tables", ep.table)));
+        }
+        if ep.fields.contains_key(&ep.key) {
+            diags.push(src.error(&format!("{at}/fields"), format!("the key `{}` cannot also be a writable field", ep.key)));
+        }
+    }
+}
+
+fn check_mappings(config: &Config, tables: &Tables<'_>, diags: &mut Diagnostics) {
+    let mut seen_ids: HashMap<String, String> = HashMap::new();
+    for (name, doc) in &config.mappings {
+        let src = &doc.source;
+        let m = &doc.value;
+        if !valid_id(&m.table, &["grid-", "table-"]) {
+            diags.push(src.error("/table", format!("`{}` is not a Coda table id (`grid-...`)", m.table)));
+        }
+        let cols = tables.columns(&m.source);
+        if cols.is_none() {
+            diags.push(src.error("/source", format!("no pipeline or write-back endpoint fills table `{}`", m.source)));
+        }
+        let mut mapped_from = BTreeSet::new();
+        let mut env = minijinja::Environment::new();
+        for (i, c) in m.columns.iter().enumerate() {
+            let at = format!("/columns/{i}");
+            if !valid_id(&c.id, &["c-"]) {
+                diags.push(src.error(&format!("{at}/id"), format!("`{}` is not a Coda column id (`c-` then letters, digits, `_` or `-`)", c.id)));
+            } else if let Some(prev) = seen_ids.insert(c.id.clone(), name.clone()) {
+                diags.push(src.error(&format!("{at}/id"), format!("column id `{}` is already mapped in mappings/{prev}.yaml", c.id)));
+            }
+            match (&c.from, &c.template) {
+                (Some(f), None) => {
+                    mapped_from.insert(f.clone());
+                    if cols.is_some_and(|cs| !cs.contains(f)) {
+                        diags.push(src.error(&format!("{at}/from"), format!("no pipeline or write-back fills column `{f}` of `{}`", m.source)));
+                    }
+                }
+                (None, Some(t)) => {
+                    if let Err(e) = env.add_template_owned(format!("{name}.{i}"), t.clone()) {
+                        diags.push(src.error(&format!("{at}/template"), format!("template does not compile: {e}")));
+                    }
+                }
+                _ => diags.push(src.error(&at, "a column takes exactly one of `from` or `template`")),
+            }
+        }
+        for (i, k) in m.key.iter().enumerate() {
+            if !mapped_from.contains(k) {
+                diags.push(src.error(&format!("/key/{i}"), format!("key `{k}` is not mapped to a Coda column (add a column with `from: {k}`)")));
+            }
+        }
+        if m.key.is_empty() {
+            diags.push(src.error("/key", "a Coda mapping needs at least one key column"));
+        }
+    }
+}
+
+fn valid_id(id: &str, prefixes: &[&str]) -> bool {
+    prefixes.iter().any(|p| {
+        id.strip_prefix(p)
+            .is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+    })
+}
+
+fn check_fixtures(config: &Config, diags: &mut Diagnostics) {
+    for doc in &config.fixtures {
+        let src = &doc.source;
+        if !config.pipelines.contains_key(&doc.value.pipeline) {
+            diags.push(src.error("/pipeline", format!("unknown pipeline `{}`", doc.value.pipeline)));
+        }
+        for (i, case) in doc.value.cases.iter().enumerate() {
+            if case.expect.is_some() == case.error.is_some() {
+                diags.push(src.error(&format!("/cases/{i}"), "a case has exactly one of `expect` or `error`"));
+            }
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! The SQL text of the batched upsert, built once per target from validated identifiers.
+//!
+//! Shape (one statement per batch, one pass over the input):
+//!
+//! ```sql
+//! WITH input AS (                       -- typed rows; lookups resolved to local uuids
+//!     SELECT r."drchrono_id", (SELECT l."id" FROM "providers" l
+//!                              WHERE l."drchrono_id" = r."provider_id") AS "provider_id", ...
+//!     FROM jsonb_to_recordset($1) AS r("drchrono_id" bigint, "provider_id" bigint, ...)),
+//! up AS (
+//!     INSERT INTO "patients" AS t (...) SELECT ... FROM input ORDER BY <key>
+//!     ON CONFLICT (<key>) DO UPDATE SET <col> = EXCLUDED.<col>, ..., updated_at = now(),
+//!         synced_at = now(), deleted_at = NULL
+//!     WHERE (<any column IS DISTINCT FROM> OR t.deleted_at IS NOT NULL)   -- a real change
+//!       AND (t.<version> IS NULL OR EXCLUDED.<version> >= t.<version>)    -- not stale
+//!     RETURNING (t.xmax = 0) AS inserted)
+//! SELECT <inserted>, <updated>, <stale: input rows whose stored version is newer> FROM up
+//! ```
+//!
+//! `xmax = 0` tells a fresh insert from an update (an updated tuple carries the locking
+//! transaction in xmax). The stale count reads the table as it was before the statement (a
+//! data-modifying CTE's changes are invisible to the rest of the statement), which is exactly
+//! the state the version guard compared against. Rows are inserted in key order so that two
+//! concurrent batches lock shared rows in the same order instead of deadlocking.
+
+use std::fmt::Write as _;
+
+use super::StoreError;
+use super::upsert::UpsertTarget;
+
+/// Columns the store maintains itself; a target may not map them.
+const RESERVED: [&str; 3] = ["created_at", "updated_at", "synced_at"];
+
+/// Checks that `name` is a plain lower-case SQL identifier (`[a-z_][a-z0-9_]*`, at most 63
+/// bytes), so that it can be quoted into SQL text without escaping.
+pub fn validate_identifier(name: &str) -> Result<(), StoreError> {
+    let mut chars = name.chars();
+    let valid = matches!(chars.next(), Some('a'..='z' | '_'))
+        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
+        && name.len() <= 63;
+    if valid { Ok(()) } else { Err(StoreError::InvalidIdentifier(name.to_owned())) }
+}
+
+/// Quotes a validated identifier.
+fn q(name: &str) -> String {
+    format!("\"{name}\"")
+}
+
+fn invalid(target: &UpsertTarget, reason: String) -> StoreError {
+    StoreError::InvalidTarget { table: target.table.clone(), reason }
+}
+
+/// Checks the target: valid names, non-empty key made of mapped columns, no duplicate or
+/// reserved columns, version among the mapped columns.
+fn validate(target: &UpsertTarget) -> Result<(), StoreError> {
+    validate_identifier(&target.table)?;
+    if target.columns.is_empty() {
+        return Err(invalid(target, "no columns".into()));
+    }
+    for (i, col) in target.columns.iter().enumerate() {
+        validate_identifier(&col.name)?;
+        if let Some(lookup) = &col.lookup {
+            validate_identifier(&lookup.table)?;
+            validate_identifier(&lookup.by)?;
+        }
+        if RESERVED.contains(&col.name.as_str()) {
+            return Err(invalid(target, format!("column {} is maintained by the store", col.name)));
+        }
+        if target.columns[..i].iter().any(|c| c.name == col.name) {
+            return Err(invalid(target, format!("column {} is mapped twice", col.name)));
+        }
+    }
+    if target.key.is_empty() {
+        return Err(invalid(target, "empty natural key".into()));
+    }
+    let mapped = |name: &String| target.columns.iter().any(|c| &c.name == name);
+    for key in &target.key {
+        if !mapped(key) {
+            return Err(invalid(target, format!("key column {key} is not mapped")));
+        }
+    }
+    if let Some(version) = &target.version {
+        if !mapped(version) {
+            return Err(invalid(target, format!("version column {version} is not mapped")));
+        }
+        if target.key.contains(version) {
+            return Err(invalid(target, format!("version column {version} is part of the key")));
+        }
+    }
+    Ok(())
+}
+
+/// Builds the upsert statement of `target` (see the module documentation).
+pub(crate) fn build_upsert(target: &UpsertTarget) -> Result<String, StoreError> {
+    validate(target)?;
+    let table = q(&target.table);
+    let names: Vec<String> = target.columns.iter().map(|c| q(&c.name)).collect();
+    let col_list = names.join(", ");
+    let key_list = target.key.iter().map(|k| q(k)).collect::<Vec<_>>().join(", ");
+    let maps_deleted_at = target.columns.iter().any(|c| c.name == "deleted_at");
+
+    let mut s = String::with_capacity(2048);
+    s.push_str("WITH input AS (SELECT ");
+    for (i, col) in target.columns.iter().enumerate() {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        match &col.lookup {
+            Some(l) => write!(
+                s,
+                "(SELECT l.\"id\" FROM {} l WHERE l.{} = r.{n}) AS {n}",
+                q(&l.table),
+                q(&l.by),
+                n = names[i]
+            ),
+            None => write!(s, "r.{}", names[i]),
+        }
+        .expect("writing to a String cannot fail");
+    }
+    s.push_str(" FROM jsonb_to_recordset($1) AS r(");
+    let defs: Vec<String> =
+        target.columns.iter().zip(&names).map(|(c, n)| format!("{n} {}", c.ty.sql_type())).collect();
+    s.push_str(&defs.join(", "));
+    s.push_str(")), up AS (");
+
+    write!(
+        s,
+        "INSERT INTO {table} AS t ({col_list}) SELECT {col_list} FROM input ORDER BY {key_list} \
+         ON CONFLICT ({key_list}) DO UPDATE SET "
+    )
+    .expect("writing to a String cannot fail");
+    let non_key: Vec<&String> = target
+        .columns
+        .iter()
+        .zip(&names)
+        .filter(|(c, _)| !target.key.contains(&c.name))
+        .map(|(_, n)| n)
+        .collect();
+    for n in &non_key {
+        write!(s, "{n} = EXCLUDED.{n}, ").expect("writing to a String cannot fail");
+    }
+    s.push_str("\"updated_at\" = now(), \"synced_at\" = now()");
+    if !maps_deleted_at {
+        s.push_str(", \"deleted_at\" = NULL");
+    }
+    let mut differs: Vec<String> =
+        non_key.iter().map(|n| format!("t.{n} IS DISTINCT FROM EXCLUDED.{n}")).collect();
+    if !maps_deleted_at {
+        differs.push("t.\"deleted_at\" IS NOT NULL".into());
+    }
+    write!(s, " WHERE ({})", differs.join(" OR ")).expect("writing to a String cannot fail");
+    if let Some(v) = &target.version {
+        let v = q(v);
+        write!(s, " AND (t.{v} IS NULL OR EXCLUDED.{v} >= t.{v})")
+            .expect("writing to a String cannot fail");
+    }
+    s.push_str(" RETURNING (t.xmax = 0) AS inserted) ");
+
+    s.push_str(
+        "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted), ",
+    );
+    match &target.version {
+        Some(v) => {
+            let v = q(v);
+            let on: Vec<String> = target.key.iter().map(|k| format!("e.{0} = i.{0}", q(k))).collect();
+            write!(
+                s,
+                "(SELECT count(*) FROM input i JOIN {table} e ON {} \
+                 WHERE e.{v} IS NOT NULL AND (i.{v} IS NULL OR i.{v} < e.{v}))",
+                on.join(" AND ")
+            )
+            .expect("writing to a String cannot fail");
+        }
+        None => s.push_str("0::bigint"),
+    }
+    s.push_str(" FROM up");
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::field_type::FieldType;
+    use crate::store::{Lookup, UpsertColumn};
+
+    fn col(name: &str, ty: FieldType) -> UpsertColumn {
+        UpsertColumn { name: name.into(), ty, lookup: None }
+    }
+
+    fn target() -> UpsertTarget {
+        UpsertTarget {
+            table: "patients".into(),
+            key: vec!["drchrono_id".into()],
+            version: Some("source_updated_at".into()),
+            columns: vec![
+                col("drchrono_id", FieldType::Int),
+                col("first_name", FieldType::Text),
+                UpsertColumn {
+                    name: "provider_id".into(),
+                    ty: FieldType::Int,
+                    lookup: Some(Lookup { table: "providers".into(), by: "drchrono_id".into() }),
+                },
+                col("source_updated_at", FieldType::Timestamp),
+            ],
+        }
+    }
+
+    #[test]
+    fn identifiers_must_be_plain_lower_case_names() {
+        for ok in ["patients", "_x", "a1_b2"] {
+            assert!(validate_identifier(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "1a", "Patients", "a-b", "a\"b", "a b", &"x".repeat(64)] {
+            assert!(validate_identifier(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_statement_resolves_lookups_guards_versions_and_counts_stale_rows() {
+        let sql = build_upsert(&target()).unwrap();
+        assert!(sql.contains(
+            "(SELECT l.\"id\" FROM \"providers\" l WHERE l.\"drchrono_id\" = r.\"provider_id\") \
+             AS \"provider_id\""
+        ));
+        assert!(sql.contains("AS r(\"drchrono_id\" bigint, \"first_name\" text,"));
+        assert!(sql.contains("ON CONFLICT (\"drchrono_id\") DO UPDATE SET \"first_name\" ="));
+        assert!(!sql.contains("\"drchrono_id\" = EXCLUDED"));
+        assert!(sql.contains("OR t.\"deleted_at\" IS NOT NULL)"));
+        assert!(sql.contains(
+            "AND (t.\"source_updated_at\" IS NULL OR EXCLUDED.\"source_updated_at\" >= \
+             t.\"source_updated_at\")"
+        ));
+        assert!(sql.contains("i.\"source_updated_at\" < e.\"source_updated_at\""));
+    }
+
+    #[test]
+    fn inconsistent_targets_are_rejected() {
+        let mut t = target();
+        t.key = vec!["chart_id".into()];
+        assert!(matches!(build_upsert(&t), Err(StoreError::InvalidTarget { .. })));
+        let mut t = target();
+        t.columns.push(col("updated_at", FieldType::Timestamp));
+        assert!(matches!(build_upsert(&t), Err(StoreError::InvalidTarget { .. })));
+        let mut t = target();
+        t.columns.push(col("first_name", FieldType::Text));
+        assert!(matches!(build_upsert(&t), Err(StoreError::InvalidTarget { .. })));
+        let mut t = target();
+        t.table = "patients; drop table x".into();
+        assert!(matches!(build_upsert(&t), Err(StoreError::InvalidIdentifier(_))));
+    }
+}
