@@ -31,7 +31,9 @@ pub fn run(plan: &Plan, config: &Config, only: &[String]) -> Vec<CaseResult> {
             continue;
         }
         covered.insert(pipeline.clone());
-        let Some(p) = plan.pipeline(pipeline) else { continue };
+        let Some(p) = plan.pipeline(pipeline) else {
+            continue;
+        };
         for case in &doc.value.cases {
             results.push(CaseResult {
                 file: doc.source.path.clone(),
@@ -44,9 +46,14 @@ pub fn run(plan: &Plan, config: &Config, only: &[String]) -> Vec<CaseResult> {
         let name = &p.mapping.name;
         if (only.is_empty() || only.contains(name)) && !covered.contains(name) {
             results.push(CaseResult {
-                file: config.dir.join("pipelines/tests").join(format!("{name}.yaml")),
+                file: config
+                    .dir
+                    .join("pipelines/tests")
+                    .join(format!("{name}.yaml")),
                 name: format!("pipeline {name} has fixtures"),
-                failure: Some(format!("no fixture tests for pipeline `{name}`: add pipelines/tests/{name}.yaml")),
+                failure: Some(format!(
+                    "no fixture tests for pipeline `{name}`: add pipelines/tests/{name}.yaml"
+                )),
             });
         }
     }
@@ -58,26 +65,44 @@ fn run_case(mapping: &crate::mapping::CompiledPipeline, case: &FixtureCase) -> R
     match (&case.expect, &case.error, outcome) {
         (_, Some(want), Err(e)) => {
             let got = e.with_value();
-            if got.contains(want.as_str()) { Ok(()) } else { Err(format!("error was:\n    {got}\nexpected it to contain:\n    {want}")) }
+            if got.contains(want.as_str()) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "error was:\n    {got}\nexpected it to contain:\n    {want}"
+                ))
+            }
         }
-        (_, Some(want), Ok(rows)) => Err(format!("expected an error containing `{want}`, but the record mapped to {} row(s)", rows.len())),
+        (_, Some(want), Ok(rows)) => Err(format!(
+            "expected an error containing `{want}`, but the record mapped to {} row(s)",
+            rows.len()
+        )),
         (Some(_), None, Err(e)) => Err(format!("mapping failed: {}", e.with_value())),
         (Some(expect), None, Ok(rows)) => compare(mapping, &case.input, expect, &rows),
         (None, None, _) => Err("the case has neither `expect` nor `error`".into()),
     }
 }
 
-fn compare(mapping: &crate::mapping::CompiledPipeline, input: &Value, expect: &[Map<String, Value>], rows: &[Map<String, Value>]) -> Result<(), String> {
+fn compare(
+    mapping: &crate::mapping::CompiledPipeline,
+    input: &Value,
+    expect: &[Map<String, Value>],
+    rows: &[Map<String, Value>],
+) -> Result<(), String> {
     let mut problems = Vec::new();
     let strip = |r: &Map<String, Value>| -> Map<String, Value> {
-        r.iter().filter(|(k, _)| Some(k.as_str()) != mapping.raw.as_deref()).map(|(k, v)| (k.clone(), v.clone())).collect()
+        r.iter()
+            .filter(|(k, _)| Some(k.as_str()) != mapping.raw.as_deref())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     };
     let actual: Vec<_> = rows.iter().map(strip).collect();
     let expected: Vec<_> = expect.iter().map(strip).collect();
-    if let Some(raw) = &mapping.raw {
-        if mapping.expand.is_empty() && rows.iter().any(|r| r.get(raw) != Some(input)) {
-            problems.push(format!("raw column `{raw}` does not hold the input object"));
-        }
+    if let Some(raw) = &mapping.raw
+        && mapping.expand.is_empty()
+        && rows.iter().any(|r| r.get(raw) != Some(input))
+    {
+        problems.push(format!("raw column `{raw}` does not hold the input object"));
     }
     for (i, e) in expected.iter().enumerate() {
         for f in &mapping.fields {
@@ -87,9 +112,16 @@ fn compare(mapping: &crate::mapping::CompiledPipeline, input: &Value, expect: &[
         }
     }
     if actual != expected {
-        problems.push(format!("rows differ (- expected, + actual):\n{}", diff(&expected, &actual)));
+        problems.push(format!(
+            "rows differ (- expected, + actual):\n{}",
+            diff(&expected, &actual)
+        ));
     }
-    if problems.is_empty() { Ok(()) } else { Err(problems.join("\n")) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
 }
 
 fn diff(expected: &[Map<String, Value>], actual: &[Map<String, Value>]) -> String {

@@ -14,10 +14,18 @@ pub struct Args {
 
 /// Runs the command.
 pub async fn run(args: Args) -> anyhow::Result<i32> {
-    let url = args.database_url.unwrap_or_else(super::default_database_url);
-    let created = store::create_database_if_missing(&url).await.context("cannot create the database")?;
-    let pool = store::connect(&url).await.context("cannot connect to PostgreSQL")?;
-    store::run_migrations(&pool).await.context("migrations failed")?;
+    let url = args
+        .database_url
+        .unwrap_or_else(super::default_database_url);
+    let created = store::create_database_if_missing(&url)
+        .await
+        .context("cannot create the database")?;
+    let pool = store::connect(&url)
+        .await
+        .context("cannot connect to PostgreSQL")?;
+    store::run_migrations(&pool)
+        .await
+        .context("migrations failed")?;
     let applied: i64 = sqlx::query_scalar("select count(*) from _sqlx_migrations where success")
         .fetch_one(&pool)
         .await

@@ -48,5 +48,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
 
 /// The database URL: `DATABASE_URL`, or the local default.
 pub fn default_database_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/clinical".to_string())
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/clinical".to_string())
 }

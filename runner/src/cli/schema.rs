@@ -26,7 +26,11 @@ pub fn run(dir: &Path, args: &Args) -> anyhow::Result<i32> {
     write_all(&dir.join("schema"))?;
     std::fs::create_dir_all(dir.join("docs"))?;
     std::fs::write(dir.join(docs::REFERENCE_PATH), docs::reference())?;
-    println!("Wrote {} schemas to schema/ and {}.", DocKind::ALL.len(), docs::REFERENCE_PATH);
+    println!(
+        "Wrote {} schemas to schema/ and {}.",
+        DocKind::ALL.len(),
+        docs::REFERENCE_PATH
+    );
     Ok(0)
 }
 

@@ -18,7 +18,10 @@ pub fn run(dir: &Path, args: &Args) -> anyhow::Result<i32> {
         Ok(x) => x,
         Err(diags) => {
             eprint!("{diags}");
-            eprintln!("config invalid: {} error(s); fix them before running fixtures", diags.error_count());
+            eprintln!(
+                "config invalid: {} error(s); fix them before running fixtures",
+                diags.error_count()
+            );
             return Ok(1);
         }
     };
@@ -36,6 +39,9 @@ pub fn run(dir: &Path, args: &Args) -> anyhow::Result<i32> {
             }
         }
     }
-    println!("fixtures: {} passed, {failed} failed", results.len() - failed);
+    println!(
+        "fixtures: {} passed, {failed} failed",
+        results.len() - failed
+    );
     Ok(i32::from(failed > 0))
 }

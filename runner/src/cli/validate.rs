@@ -30,13 +30,23 @@ pub struct Args {
 
 /// Runs the command.
 pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
-    let mode = if args.env { EnvMode::Strict } else { EnvMode::Lenient };
+    let mode = if args.env {
+        EnvMode::Strict
+    } else {
+        EnvMode::Lenient
+    };
     let diags = match Plan::load(dir, &Env::Process, mode) {
         Err(diags) => diags,
         Ok((plan, config)) => {
             let mut diags = Diagnostics::default();
             if args.db {
-                super::validate_db::check(&plan, &config, &super::default_database_url(), &mut diags).await?;
+                super::validate_db::check(
+                    &plan,
+                    &config,
+                    &super::default_database_url(),
+                    &mut diags,
+                )
+                .await?;
             }
             diags.finish()
         }

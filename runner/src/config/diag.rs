@@ -106,13 +106,8 @@ impl Diagnostics {
     /// Sorts by file and position and drops exact duplicates.
     pub fn finish(mut self) -> Self {
         self.0.sort_by(|a, b| {
-            (&a.file, a.pos.line, a.pos.col, a.severity, &a.message).cmp(&(
-                &b.file,
-                b.pos.line,
-                b.pos.col,
-                b.severity,
-                &b.message,
-            ))
+            (&a.file, a.pos.line, a.pos.col, a.severity, &a.message)
+                .cmp(&(&b.file, b.pos.line, b.pos.col, b.severity, &b.message))
         });
         self.0.dedup();
         self

@@ -133,7 +133,10 @@ mod tests {
     use super::*;
 
     fn env() -> Env {
-        Env::Map(BTreeMap::from([("A".into(), "1".into()), ("EMPTY".into(), String::new())]))
+        Env::Map(BTreeMap::from([
+            ("A".into(), "1".into()),
+            ("EMPTY".into(), String::new()),
+        ]))
     }
 
     #[test]
@@ -151,7 +154,13 @@ mod tests {
 
     #[test]
     fn malformed_references_are_errors() {
-        assert!(matches!(interpolate("${A", &env()), Err(InterpolationError::Malformed(_))));
-        assert!(matches!(interpolate("${a}", &env()), Err(InterpolationError::Malformed(_))));
+        assert!(matches!(
+            interpolate("${A", &env()),
+            Err(InterpolationError::Malformed(_))
+        ));
+        assert!(matches!(
+            interpolate("${a}", &env()),
+            Err(InterpolationError::Malformed(_))
+        ));
     }
 }

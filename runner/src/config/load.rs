@@ -100,7 +100,11 @@ pub enum EnvMode {
 pub fn load_dir(dir: &Path, env: &Env, mode: EnvMode) -> (Config, Diagnostics) {
     let mut diags = Diagnostics::default();
     // Paths in messages are relative to the working directory when the config dir is it.
-    let dir = if dir == Path::new(".") { Path::new("") } else { dir };
+    let dir = if dir == Path::new(".") {
+        Path::new("")
+    } else {
+        dir
+    };
     let mut config = Config {
         dir: dir.to_path_buf(),
         ..Config::default()
@@ -116,7 +120,10 @@ pub fn load_dir(dir: &Path, env: &Env, mode: EnvMode) -> (Config, Diagnostics) {
     }
     let ctx = Loader { env, mode };
     for path in yaml_files(&pipelines_dir) {
-        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         match stem.as_str() {
             "systems" => config.systems = ctx.load(&path, DocKind::Systems, 1, &mut diags),
             "links" => config.links = ctx.load(&path, DocKind::Links, 1, &mut diags),
@@ -134,7 +141,10 @@ pub fn load_dir(dir: &Path, env: &Env, mode: EnvMode) -> (Config, Diagnostics) {
         }
     }
     for path in yaml_files(&dir.join("mappings")) {
-        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if let Some(doc) = ctx.load(&path, DocKind::CodaMapping, 1, &mut diags) {
             config.mappings.insert(stem, doc);
         }
@@ -147,7 +157,11 @@ pub fn load_dir(dir: &Path, env: &Env, mode: EnvMode) -> (Config, Diagnostics) {
     for (name, absent) in missing {
         let path = pipelines_dir.join(name);
         if absent && !path.exists() {
-            diags.push(Diagnostic::error(&path, Pos { line: 1, col: 1 }, format!("missing required file {name}")));
+            diags.push(Diagnostic::error(
+                &path,
+                Pos { line: 1, col: 1 },
+                format!("missing required file {name}"),
+            ));
         }
     }
     (config, diags)
@@ -161,7 +175,9 @@ fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+        .filter(|p| {
+            p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+        })
         .collect();
     out.sort();
     out
@@ -173,11 +189,21 @@ struct Loader<'a> {
 }
 
 impl Loader<'_> {
-    fn load<T: DeserializeOwned>(&self, path: &Path, kind: DocKind, depth: usize, diags: &mut Diagnostics) -> Option<Doc<T>> {
+    fn load<T: DeserializeOwned>(
+        &self,
+        path: &Path,
+        kind: DocKind,
+        depth: usize,
+        diags: &mut Diagnostics,
+    ) -> Option<Doc<T>> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) => {
-                diags.push(Diagnostic::error(path, Pos { line: 1, col: 1 }, format!("cannot read file: {e}")));
+                diags.push(Diagnostic::error(
+                    path,
+                    Pos { line: 1, col: 1 },
+                    format!("cannot read file: {e}"),
+                ));
                 return None;
             }
         };
@@ -185,7 +211,11 @@ impl Loader<'_> {
         match serde_json::from_value::<T>(value) {
             Ok(value) => Some(Doc { source, value }),
             Err(e) => {
-                diags.push(Diagnostic::error(path, Pos { line: 1, col: 1 }, format!("invalid document: {e}")));
+                diags.push(Diagnostic::error(
+                    path,
+                    Pos { line: 1, col: 1 },
+                    format!("invalid document: {e}"),
+                ));
                 None
             }
         }
@@ -205,7 +235,11 @@ pub fn parse_source(
 ) -> Option<(SourceFile, Value)> {
     let modeline = kind.modeline(depth);
     if text.lines().next().map(str::trim_end) != Some(modeline.as_str()) {
-        diags.push(Diagnostic::error(path, Pos { line: 1, col: 1 }, format!("the first line must be `{modeline}`")));
+        diags.push(Diagnostic::error(
+            path,
+            Pos { line: 1, col: 1 },
+            format!("the first line must be `{modeline}`"),
+        ));
     }
     let raw: Value = match serde_saphyr::from_str(text) {
         Ok(v) => v,
@@ -216,7 +250,11 @@ pub fn parse_source(
             });
             let msg = e.to_string();
             let first = msg.lines().next().unwrap_or("invalid YAML").to_string();
-            diags.push(Diagnostic::error(path, pos, format!("invalid YAML: {first}")));
+            diags.push(Diagnostic::error(
+                path,
+                pos,
+                format!("invalid YAML: {first}"),
+            ));
             return None;
         }
     };
@@ -228,7 +266,11 @@ pub fn parse_source(
     };
     let before = diags.error_count();
     for (pointer, at_key, message) in schema_errors(kind, &source.raw) {
-        diags.push(if at_key { source.key_error(&pointer, message) } else { source.error(&pointer, message) });
+        diags.push(if at_key {
+            source.key_error(&pointer, message)
+        } else {
+            source.error(&pointer, message)
+        });
     }
     if diags.error_count() > before {
         return None;
@@ -243,7 +285,14 @@ pub fn parse_source(
     Some((source, value))
 }
 
-fn interpolate_tree(v: &mut Value, at: &str, source: &SourceFile, env: &Env, mode: EnvMode, diags: &mut Diagnostics) {
+fn interpolate_tree(
+    v: &mut Value,
+    at: &str,
+    source: &SourceFile,
+    env: &Env,
+    mode: EnvMode,
+    diags: &mut Diagnostics,
+) {
     match v {
         Value::String(s) if s.contains('$') => match interpolate(s, env) {
             Ok(out) => *s = out,
@@ -251,7 +300,10 @@ fn interpolate_tree(v: &mut Value, at: &str, source: &SourceFile, env: &Env, mod
             Err(InterpolationError::Missing(names)) => {
                 if mode == EnvMode::Strict {
                     for n in names {
-                        diags.push(source.error(at, format!("environment variable {n} is not set and has no default")));
+                        diags.push(source.error(
+                            at,
+                            format!("environment variable {n} is not set and has no default"),
+                        ));
                     }
                 }
                 s.clear();

@@ -42,14 +42,14 @@ impl LocationIndex {
             };
             match event {
                 Event::Scalar(value, ..) => {
-                    if let Some(Frame::Map { key }) = stack.last_mut() {
-                        if key.is_none() {
-                            let name = value.into_owned();
-                            path.push(escape(&name));
-                            index.keys.insert(join(&path), pos);
-                            *key = Some(name);
-                            continue;
-                        }
+                    if let Some(Frame::Map { key }) = stack.last_mut()
+                        && key.is_none()
+                    {
+                        let name = value.into_owned();
+                        path.push(escape(&name));
+                        index.keys.insert(join(&path), pos);
+                        *key = Some(name);
+                        continue;
                     }
                     index.enter_value(&mut stack, &mut path, pos);
                     index.leave_value(&mut stack, &mut path);

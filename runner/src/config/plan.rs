@@ -47,7 +47,9 @@ impl Plan {
             return Err(diags.finish());
         }
         let order = dependency_order(&config).unwrap_or_default();
-        let (Some(systems), Some(links), Some(writeback)) = (&config.systems, &config.links, &config.writeback) else {
+        let (Some(systems), Some(links), Some(writeback)) =
+            (&config.systems, &config.links, &config.writeback)
+        else {
             return Err(diags.finish());
         };
         let pipelines = order
@@ -63,7 +65,11 @@ impl Plan {
             pipelines,
             links: links.value.clone(),
             writeback: writeback.value.clone(),
-            mappings: config.mappings.iter().map(|(k, d)| (k.clone(), d.value.clone())).collect(),
+            mappings: config
+                .mappings
+                .iter()
+                .map(|(k, d)| (k.clone(), d.value.clone()))
+                .collect(),
         };
         Ok((plan, config))
     }
@@ -79,7 +85,12 @@ impl Plan {
 pub fn dependency_order(config: &Config) -> Result<Vec<String>, String> {
     let mut order = Vec::new();
     let mut state: BTreeMap<&str, u8> = BTreeMap::new(); // 1 = visiting, 2 = done
-    fn visit<'a>(name: &'a str, config: &'a Config, state: &mut BTreeMap<&'a str, u8>, order: &mut Vec<String>) -> Result<(), String> {
+    fn visit<'a>(
+        name: &'a str,
+        config: &'a Config,
+        state: &mut BTreeMap<&'a str, u8>,
+        order: &mut Vec<String>,
+    ) -> Result<(), String> {
         match state.get(name) {
             Some(2) => return Ok(()),
             Some(_) => return Err(name.to_string()),

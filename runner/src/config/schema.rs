@@ -99,32 +99,53 @@ fn simplify(v: &mut Value) {
                 map.remove("default");
             }
             if let Some(Value::Array(types)) = map.get("type") {
-                let non_null: Vec<Value> = types.iter().filter(|t| t.as_str() != Some("null")).cloned().collect();
+                let non_null: Vec<Value> = types
+                    .iter()
+                    .filter(|t| t.as_str() != Some("null"))
+                    .cloned()
+                    .collect();
                 if non_null.len() == 1 && types.len() == 2 {
                     map.insert("type".into(), non_null[0].clone());
                 }
             }
-            if let Some(Value::Array(any)) = map.get("anyOf") {
-                if any.len() == 2 && any.iter().any(|a| a.get("type").and_then(Value::as_str) == Some("null")) {
-                    let inner = any.iter().find(|a| a.get("type").and_then(Value::as_str) != Some("null")).cloned();
-                    map.remove("anyOf");
-                    if let Some(Value::Object(inner)) = inner {
-                        for (k, val) in inner {
-                            map.entry(k).or_insert(val);
-                        }
+            if let Some(Value::Array(any)) = map.get("anyOf")
+                && any.len() == 2
+                && any
+                    .iter()
+                    .any(|a| a.get("type").and_then(Value::as_str) == Some("null"))
+            {
+                let inner = any
+                    .iter()
+                    .find(|a| a.get("type").and_then(Value::as_str) != Some("null"))
+                    .cloned();
+                map.remove("anyOf");
+                if let Some(Value::Object(inner)) = inner {
+                    for (k, val) in inner {
+                        map.entry(k).or_insert(val);
                     }
                 }
             }
             if let Some(Value::Array(one)) = map.get("oneOf") {
                 let consts: Option<Vec<(Value, Value)>> = one
                     .iter()
-                    .map(|o| Some((o.get("const")?.clone(), o.get("description").cloned().unwrap_or(Value::Null))))
+                    .map(|o| {
+                        Some((
+                            o.get("const")?.clone(),
+                            o.get("description").cloned().unwrap_or(Value::Null),
+                        ))
+                    })
                     .collect();
                 if let Some(consts) = consts {
                     map.remove("oneOf");
                     map.insert("type".into(), Value::String("string".into()));
-                    map.insert("enum".into(), Value::Array(consts.iter().map(|c| c.0.clone()).collect()));
-                    map.insert("enumDescriptions".into(), Value::Array(consts.into_iter().map(|c| c.1).collect()));
+                    map.insert(
+                        "enum".into(),
+                        Value::Array(consts.iter().map(|c| c.0.clone()).collect()),
+                    );
+                    map.insert(
+                        "enumDescriptions".into(),
+                        Value::Array(consts.into_iter().map(|c| c.1).collect()),
+                    );
                 }
             }
         }
@@ -165,7 +186,10 @@ fn walk(node: &Value, at: &str, out: &mut Vec<String>) {
         Value::Object(map) => {
             if let Some(Value::Object(props)) = map.get("properties") {
                 for (name, prop) in props {
-                    let has = prop.get("description").and_then(Value::as_str).is_some_and(|d| !d.trim().is_empty());
+                    let has = prop
+                        .get("description")
+                        .and_then(Value::as_str)
+                        .is_some_and(|d| !d.trim().is_empty());
                     if !has {
                         out.push(format!("{at}/properties/{name}"));
                     }

@@ -26,7 +26,11 @@ fn validator(kind: DocKind) -> Option<Arc<jsonschema::Validator>> {
 /// Schema violations of `doc`: (JSON Pointer, whether the pointer names a key, message).
 pub fn schema_errors(kind: DocKind, doc: &Value) -> Vec<(String, bool, String)> {
     let Some(v) = validator(kind) else {
-        return vec![(String::new(), false, "internal error: schema does not compile".into())];
+        return vec![(
+            String::new(),
+            false,
+            "internal error: schema does not compile".into(),
+        )];
     };
     let mut out = Vec::new();
     for err in v.iter_errors(doc) {
@@ -41,16 +45,31 @@ pub fn schema_errors(kind: DocKind, doc: &Value) -> Vec<(String, bool, String)> 
             }
             ValidationErrorKind::Required { property } => {
                 let name = property.as_str().unwrap_or_default();
-                out.push((at, false, format!("missing required key `{name}`{}", in_field(&field))));
+                out.push((
+                    at,
+                    false,
+                    format!("missing required key `{name}`{}", in_field(&field)),
+                ));
             }
-            _ => out.push((at, false, format!("{}: {err}", if field.is_empty() { "document" } else { &field }))),
+            _ => out.push((
+                at,
+                false,
+                format!(
+                    "{}: {err}",
+                    if field.is_empty() { "document" } else { &field }
+                ),
+            )),
         }
     }
     out
 }
 
 fn in_field(field: &str) -> String {
-    if field.is_empty() { String::new() } else { format!(" in `{field}`") }
+    if field.is_empty() {
+        String::new()
+    } else {
+        format!(" in `{field}`")
+    }
 }
 
 /// `/source/params/0` -> `source.params[0]`.

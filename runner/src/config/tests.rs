@@ -26,7 +26,11 @@ fn copy_config() -> PathBuf {
 
 fn edit(path: &Path, from: &str, to: &str) {
     let s = std::fs::read_to_string(path).unwrap();
-    assert!(s.contains(from), "{} does not contain {from:?}", path.display());
+    assert!(
+        s.contains(from),
+        "{} does not contain {from:?}",
+        path.display()
+    );
     std::fs::write(path, s.replacen(from, to, 1)).unwrap();
 }
 
@@ -35,15 +39,24 @@ fn checked_in_schemas_and_reference_match_the_types() {
     let stale = crate::cli::stale_files(&repo());
     if !stale.is_empty() && std::env::var("UPDATE_SCHEMAS").is_ok() {
         super::schema::write_all(&repo().join("schema")).unwrap();
-        std::fs::write(repo().join(crate::docs::REFERENCE_PATH), crate::docs::reference()).unwrap();
+        std::fs::write(
+            repo().join(crate::docs::REFERENCE_PATH),
+            crate::docs::reference(),
+        )
+        .unwrap();
         return;
     }
     for f in &stale {
         let on_disk = std::fs::read_to_string(repo().join(f)).unwrap_or_default();
-        let kind = DocKind::ALL.into_iter().find(|k| f.ends_with(k.schema_file()));
+        let kind = DocKind::ALL
+            .into_iter()
+            .find(|k| f.ends_with(k.schema_file()));
         let fresh = kind.map_or_else(crate::docs::reference, super::schema::render);
         let diff = similar::TextDiff::from_lines(&on_disk, &fresh);
-        eprintln!("--- {f} (checked in)\n+++ {f} (generated)\n{}", diff.unified_diff().context_radius(2));
+        eprintln!(
+            "--- {f} (checked in)\n+++ {f} (generated)\n{}",
+            diff.unified_diff().context_radius(2)
+        );
     }
     assert!(
         stale.is_empty(),
@@ -55,7 +68,11 @@ fn checked_in_schemas_and_reference_match_the_types() {
 fn every_schema_property_has_a_description() {
     for kind in DocKind::ALL {
         let missing = undocumented_properties(&kind.schema());
-        assert!(missing.is_empty(), "{}: undocumented {missing:?}", kind.schema_file());
+        assert!(
+            missing.is_empty(),
+            "{}: undocumented {missing:?}",
+            kind.schema_file()
+        );
     }
 }
 
@@ -71,8 +88,17 @@ fn every_shipped_yaml_file_starts_with_its_schema_modeline() {
     for sub in ["pipelines", "pipelines/tests", "mappings"] {
         for e in std::fs::read_dir(repo().join(sub)).unwrap().flatten() {
             if e.path().extension().is_some_and(|x| x == "yaml") {
-                let first = std::fs::read_to_string(e.path()).unwrap().lines().next().unwrap_or_default().to_string();
-                assert!(first.starts_with("# yaml-language-server: $schema="), "{}", e.path().display());
+                let first = std::fs::read_to_string(e.path())
+                    .unwrap()
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                assert!(
+                    first.starts_with("# yaml-language-server: $schema="),
+                    "{}",
+                    e.path().display()
+                );
             }
         }
     }
@@ -81,21 +107,42 @@ fn every_shipped_yaml_file_starts_with_its_schema_modeline() {
 #[test]
 fn a_broken_config_reports_every_error_with_its_location() {
     let dir = copy_config();
-    edit(&dir.join("pipelines/patients.yaml"), "target:", "targte:\n  bogus: 1\ntarget:");
-    edit(&dir.join("pipelines/medications.yaml"), "\nfields:\n", "\nfields:\n  x_bogus: {path: $.id, required: \"yes\"}\n");
-    edit(&dir.join("pipelines/links.yaml"), "to: clinical_notes", "to: clinical_notez");
+    edit(
+        &dir.join("pipelines/patients.yaml"),
+        "target:",
+        "targte:\n  bogus: 1\ntarget:",
+    );
+    edit(
+        &dir.join("pipelines/medications.yaml"),
+        "\nfields:\n",
+        "\nfields:\n  x_bogus: {path: $.id, required: \"yes\"}\n",
+    );
+    edit(
+        &dir.join("pipelines/links.yaml"),
+        "to: clinical_notes",
+        "to: clinical_notez",
+    );
     let err = Plan::load(&dir, &Env::Map(BTreeMap::new()), EnvMode::Lenient).unwrap_err();
     let text = err.to_string();
     let has = |file: &str, needle: &str| {
-        err.0.iter().any(|d| d.file.ends_with(file) && d.message.contains(needle) && d.pos.line > 1)
+        err.0
+            .iter()
+            .any(|d| d.file.ends_with(file) && d.message.contains(needle) && d.pos.line > 1)
     };
     assert!(has("patients.yaml", "unknown key `targte`"), "{text}");
     assert!(has("medications.yaml", "not of type \"boolean\""), "{text}");
     assert!(has("links.yaml", "clinical_notez"), "{text}");
     for line in text.lines() {
         let mut parts = line.splitn(4, ':');
-        let (file, l, c) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
-        assert!(file.ends_with(".yaml") && l.parse::<usize>().is_ok() && c.parse::<usize>().is_ok(), "{line}");
+        let (file, l, c) = (
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+        );
+        assert!(
+            file.ends_with(".yaml") && l.parse::<usize>().is_ok() && c.parse::<usize>().is_ok(),
+            "{line}"
+        );
     }
     std::fs::remove_dir_all(dir).ok();
 }
@@ -112,26 +159,55 @@ fn strict_env_names_every_unset_variable() {
         "CODA_API_TOKEN",
         "CODA_DOC_ID",
     ] {
-        assert!(err.0.iter().any(|d| d.message.contains(var) && d.file.ends_with("systems.yaml")), "{var} not reported:\n{err}");
+        assert!(
+            err.0
+                .iter()
+                .any(|d| d.message.contains(var) && d.file.ends_with("systems.yaml")),
+            "{var} not reported:\n{err}"
+        );
     }
-    assert!(!err.to_string().contains("DRCHRONO_BASE_URL"), "a variable with a default is not required");
+    assert!(
+        !err.to_string().contains("DRCHRONO_BASE_URL"),
+        "a variable with a default is not required"
+    );
 }
 
 #[test]
 fn a_literal_secret_is_refused() {
     let dir = copy_config();
-    edit(&dir.join("pipelines/systems.yaml"), "${DRCHRONO_CLIENT_SECRET}", "hunter2");
+    edit(
+        &dir.join("pipelines/systems.yaml"),
+        "${DRCHRONO_CLIENT_SECRET}",
+        "hunter2",
+    );
     let err = Plan::load(&dir, &Env::Map(BTreeMap::new()), EnvMode::Lenient).unwrap_err();
-    assert!(err.0.iter().any(|d| d.message.contains("`${VAR}` reference")), "{err}");
-    assert!(!err.to_string().contains("hunter2"), "the secret must not be echoed");
+    assert!(
+        err.0
+            .iter()
+            .any(|d| d.message.contains("`${VAR}` reference")),
+        "{err}"
+    );
+    assert!(
+        !err.to_string().contains("hunter2"),
+        "the secret must not be echoed"
+    );
     std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]
 fn malformed_yaml_is_located_not_a_panic() {
     let dir = copy_config();
-    std::fs::write(dir.join("pipelines/patients.yaml"), "# yaml-language-server: $schema=../schema/pipeline.schema.json\nsource: [unclosed\n").unwrap();
+    std::fs::write(
+        dir.join("pipelines/patients.yaml"),
+        "# yaml-language-server: $schema=../schema/pipeline.schema.json\nsource: [unclosed\n",
+    )
+    .unwrap();
     let err = Plan::load(&dir, &Env::Map(BTreeMap::new()), EnvMode::Lenient).unwrap_err();
-    assert!(err.0.iter().any(|d| d.file.ends_with("patients.yaml") && d.message.starts_with("invalid YAML")), "{err}");
+    assert!(
+        err.0
+            .iter()
+            .any(|d| d.file.ends_with("patients.yaml") && d.message.starts_with("invalid YAML")),
+        "{err}"
+    );
     std::fs::remove_dir_all(dir).ok();
 }

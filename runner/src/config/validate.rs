@@ -10,7 +10,8 @@ use super::locate::escape;
 use crate::mapping::CompiledPipeline;
 
 /// Columns every synced or Coda-owned table has, whatever its pipeline maps.
-pub const STANDARD_COLUMNS: [&str; 5] = ["id", "created_at", "updated_at", "deleted_at", "synced_at"];
+pub const STANDARD_COLUMNS: [&str; 5] =
+    ["id", "created_at", "updated_at", "deleted_at", "synced_at"];
 
 /// Runs every semantic check. Returns the pipelines that compiled, by name.
 pub fn check(config: &Config, diags: &mut Diagnostics) -> BTreeMap<String, CompiledPipeline> {
@@ -66,7 +67,10 @@ impl<'a> Tables<'a> {
     }
 
     fn columns(&self, table: &str) -> Option<&BTreeSet<String>> {
-        self.synced.get(table).map(|(_, c)| c).or_else(|| self.coda_owned.get(table))
+        self.synced
+            .get(table)
+            .map(|(_, c)| c)
+            .or_else(|| self.coda_owned.get(table))
     }
 }
 
@@ -76,7 +80,12 @@ fn check_pipelines(config: &Config, diags: &mut Diagnostics) -> BTreeMap<String,
     let target_fields: HashMap<&str, BTreeSet<&str>> = config
         .pipelines
         .values()
-        .map(|d| (d.value.target.table.as_str(), d.value.fields.keys().map(String::as_str).collect()))
+        .map(|d| {
+            (
+                d.value.target.table.as_str(),
+                d.value.fields.keys().map(String::as_str).collect(),
+            )
+        })
         .collect();
     for (name, doc) in &config.pipelines {
         let p = &doc.value;
@@ -91,8 +100,14 @@ fn check_pipelines(config: &Config, diags: &mut Diagnostics) -> BTreeMap<String,
                 }
             }
         }
-        if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
-            diags.push(src.error("", format!("pipeline file name `{name}` must be lower_snake_case")));
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            diags.push(src.error(
+                "",
+                format!("pipeline file name `{name}` must be lower_snake_case"),
+            ));
         }
         match p.source.system.as_str() {
             "drchrono" if p.source.endpoint.is_none() => {
@@ -106,60 +121,92 @@ fn check_pipelines(config: &Config, diags: &mut Diagnostics) -> BTreeMap<String,
             other => diags.push(src.error("/source/system", format!("unknown system `{other}` (systems.yaml defines drchrono and deepcura as sources)"))),
         }
         if p.source.incremental.is_some() && p.source.full.is_some() {
-            diags.push(src.error("/source/full", "a source is either `incremental` or `full`, not both"));
+            diags.push(src.error(
+                "/source/full",
+                "a source is either `incremental` or `full`, not both",
+            ));
         }
-        if let Some(f) = &p.source.full {
-            if !(0.0..=1.0).contains(&f.max_delete_share) {
-                diags.push(src.error("/source/full/max_delete_share", "must be between 0.0 and 1.0"));
-            }
+        if let Some(f) = &p.source.full
+            && !(0.0..=1.0).contains(&f.max_delete_share)
+        {
+            diags.push(src.error(
+                "/source/full/max_delete_share",
+                "must be between 0.0 and 1.0",
+            ));
         }
-        if let Some(w) = &p.source.windows {
-            if w.max_days == 0 {
-                diags.push(src.error("/source/windows/max_days", "must be at least 1"));
-            }
+        if let Some(w) = &p.source.windows
+            && w.max_days == 0
+        {
+            diags.push(src.error("/source/windows/max_days", "must be at least 1"));
         }
         for (i, k) in p.target.key.iter().enumerate() {
             if !p.fields.contains_key(k) {
-                diags.push(src.error(&format!("/target/key/{i}"), format!("natural key `{k}` is not among the mapped fields")));
+                diags.push(src.error(
+                    &format!("/target/key/{i}"),
+                    format!("natural key `{k}` is not among the mapped fields"),
+                ));
             }
         }
         if p.target.key.is_empty() {
             diags.push(src.error("/target/key", "a natural key needs at least one column"));
         }
-        if let Some(v) = &p.target.version {
-            if !p.fields.contains_key(v) {
-                diags.push(src.error("/target/version", format!("version column `{v}` is not among the mapped fields")));
-            }
+        if let Some(v) = &p.target.version
+            && !p.fields.contains_key(v)
+        {
+            diags.push(src.error(
+                "/target/version",
+                format!("version column `{v}` is not among the mapped fields"),
+            ));
         }
-        if let Some(r) = &p.target.raw {
-            if p.fields.contains_key(r) {
-                diags.push(src.error("/target/raw", format!("raw column `{r}` is filled with the source record; do not map it as a field too")));
-            }
+        if let Some(r) = &p.target.raw
+            && p.fields.contains_key(r)
+        {
+            diags.push(src.error("/target/raw", format!("raw column `{r}` is filled with the source record; do not map it as a field too")));
         }
         if let Some(prev) = by_table.insert(p.target.table.as_str(), name.as_str()) {
-            diags.push(src.error("/target/table", format!("table `{}` is already the target of pipeline `{prev}`", p.target.table)));
+            diags.push(src.error(
+                "/target/table",
+                format!(
+                    "table `{}` is already the target of pipeline `{prev}`",
+                    p.target.table
+                ),
+            ));
         }
-        if let Some(x) = &p.expand {
-            if let Some(req) = &x.require {
-                if !p.fields.contains_key(req) {
-                    diags.push(src.error("/expand/require", format!("`{req}` is not among the mapped fields")));
-                }
-            }
+        if let Some(x) = &p.expand
+            && let Some(req) = &x.require
+            && !p.fields.contains_key(req)
+        {
+            diags.push(src.error(
+                "/expand/require",
+                format!("`{req}` is not among the mapped fields"),
+            ));
         }
         for (i, dep) in p.depends_on.iter().enumerate() {
             if !config.pipelines.contains_key(dep) {
-                diags.push(src.error(&format!("/depends_on/{i}"), format!("unknown pipeline `{dep}`")));
+                diags.push(src.error(
+                    &format!("/depends_on/{i}"),
+                    format!("unknown pipeline `{dep}`"),
+                ));
             }
         }
         if p.schedule.split_whitespace().count() != 5 {
-            diags.push(src.error("/schedule", "a schedule is a 5-field cron expression, for example `*/15 * * * *`"));
+            diags.push(src.error(
+                "/schedule",
+                "a schedule is a 5-field cron expression, for example `*/15 * * * *`",
+            ));
         }
         for (col, m) in &p.fields {
             if let Some(l) = &m.lookup {
                 let at = format!("/fields/{}/lookup", escape(col));
                 match target_fields.get(l.table.as_str()) {
-                    None => diags.push(src.error(&format!("{at}/table"), format!("no pipeline writes table `{}`", l.table))),
-                    Some(cols) if !cols.contains(l.by.as_str()) => diags.push(src.error(&format!("{at}/by"), format!("`{}` is not a mapped column of `{}`", l.by, l.table))),
+                    None => diags.push(src.error(
+                        &format!("{at}/table"),
+                        format!("no pipeline writes table `{}`", l.table),
+                    )),
+                    Some(cols) if !cols.contains(l.by.as_str()) => diags.push(src.error(
+                        &format!("{at}/by"),
+                        format!("`{}` is not a mapped column of `{}`", l.by, l.table),
+                    )),
                     Some(_) => {}
                 }
             }
@@ -170,10 +217,13 @@ fn check_pipelines(config: &Config, diags: &mut Diagnostics) -> BTreeMap<String,
 }
 
 fn check_cycles(config: &Config, diags: &mut Diagnostics) {
-    if let Err(cycle) = super::plan::dependency_order(config) {
-        if let Some(doc) = config.pipelines.get(&cycle) {
-            diags.push(doc.source.error("/depends_on", format!("pipeline `{cycle}` is part of a dependency cycle")));
-        }
+    if let Err(cycle) = super::plan::dependency_order(config)
+        && let Some(doc) = config.pipelines.get(&cycle)
+    {
+        diags.push(doc.source.error(
+            "/depends_on",
+            format!("pipeline `{cycle}` is part of a dependency cycle"),
+        ));
     }
 }
 
@@ -181,9 +231,14 @@ fn check_secrets(config: &Config, diags: &mut Diagnostics) {
     let mut check = |src: &SourceFile, pointers: &[&str]| {
         for p in pointers {
             let raw = pointer_str(&src.raw, p);
-            let is_ref = raw.is_some_and(|s| s.starts_with("${") && s.ends_with('}') && s.matches("${").count() == 1);
+            let is_ref = raw.is_some_and(|s| {
+                s.starts_with("${") && s.ends_with('}') && s.matches("${").count() == 1
+            });
             if raw.is_some() && !is_ref {
-                diags.push(src.error(p, "secrets must be given as a `${VAR}` reference, never written in the file"));
+                diags.push(src.error(
+                    p,
+                    "secrets must be given as a `${VAR}` reference, never written in the file",
+                ));
             }
         }
     };
@@ -217,20 +272,33 @@ fn check_links(config: &Config, tables: &Tables<'_>, diags: &mut Diagnostics) {
         let from = tables.columns(&rule.from);
         let to = tables.columns(&rule.to);
         if from.is_none() {
-            diags.push(src.error(&format!("{at}/from"), format!("unknown pipeline table `{}`", rule.from)));
+            diags.push(src.error(
+                &format!("{at}/from"),
+                format!("unknown pipeline table `{}`", rule.from),
+            ));
         }
         if to.is_none() {
-            diags.push(src.error(&format!("{at}/to"), format!("unknown pipeline table `{}`", rule.to)));
+            diags.push(src.error(
+                &format!("{at}/to"),
+                format!("unknown pipeline table `{}`", rule.to),
+            ));
         }
-        let join = rule.join.as_ref().map(|j| (j.table.as_str(), tables.columns(&j.table)));
+        let join = rule
+            .join
+            .as_ref()
+            .map(|j| (j.table.as_str(), tables.columns(&j.table)));
         if let Some((jt, None)) = join {
-            diags.push(src.error(&format!("{at}/join/table"), format!("unknown pipeline table `{jt}`")));
+            diags.push(src.error(
+                &format!("{at}/join/table"),
+                format!("unknown pipeline table `{jt}`"),
+            ));
         }
         if let (Some(j), Some(to_cols), Some((_, Some(join_cols)))) = (&rule.join, to, join) {
             for (t, jc) in &j.on {
                 let p = format!("{at}/join/on/{}", escape(t));
                 if !to_cols.contains(t) {
-                    diags.push(src.key_error(&p, format!("`{t}` is not a column of `{}`", rule.to)));
+                    diags
+                        .push(src.key_error(&p, format!("`{t}` is not a column of `{}`", rule.to)));
                 }
                 if !join_cols.contains(jc) {
                     diags.push(src.error(&p, format!("`{jc}` is not a column of `{}`", j.table)));
@@ -238,26 +306,39 @@ fn check_links(config: &Config, tables: &Tables<'_>, diags: &mut Diagnostics) {
             }
         }
         let to_ref_ok = |c: &str| match c.split_once('.') {
-            Some((t, col)) => join.is_some_and(|(jt, cols)| jt == t && cols.is_some_and(|cs| cs.contains(col))),
+            Some((t, col)) => {
+                join.is_some_and(|(jt, cols)| jt == t && cols.is_some_and(|cs| cs.contains(col)))
+            }
             None => to.is_none_or(|cs| cs.contains(c)),
         };
         for (s, strat) in rule.strategies.iter().enumerate() {
             for (f, t) in &strat.matches {
                 let p = format!("{at}/strategies/{s}/match/{}", escape(f));
                 if from.is_some_and(|cs| !cs.contains(f)) {
-                    diags.push(src.key_error(&p, format!("`{f}` is not a column of `{}`", rule.from)));
+                    diags.push(
+                        src.key_error(&p, format!("`{f}` is not a column of `{}`", rule.from)),
+                    );
                 }
                 if !to_ref_ok(t) {
-                    diags.push(src.error(&p, format!("`{t}` is not a column of `{}` or of its join", rule.to)));
+                    diags.push(src.error(
+                        &p,
+                        format!("`{t}` is not a column of `{}` or of its join", rule.to),
+                    ));
                 }
             }
         }
         if rule.strategies.is_empty() {
-            diags.push(src.error(&format!("{at}/strategies"), "a link needs at least one strategy"));
+            diags.push(src.error(
+                &format!("{at}/strategies"),
+                "a link needs at least one strategy",
+            ));
         }
         for (f, t) in &rule.set {
             if !to_ref_ok(t) {
-                diags.push(src.error(&format!("{at}/set/{}", escape(f)), format!("`{t}` is not a column of `{}`", rule.to)));
+                diags.push(src.error(
+                    &format!("{at}/set/{}", escape(f)),
+                    format!("`{t}` is not a column of `{}`", rule.to),
+                ));
             }
         }
     }
@@ -269,18 +350,31 @@ fn check_writeback(config: &Config, tables: &Tables<'_>, diags: &mut Diagnostics
     let mut paths = BTreeSet::new();
     for (i, ep) in doc.value.endpoints.iter().enumerate() {
         let at = format!("/endpoints/{i}");
-        let params: Vec<&str> = ep.path.split('/').filter(|s| s.starts_with('{') && s.ends_with('}')).collect();
+        let params: Vec<&str> = ep
+            .path
+            .split('/')
+            .filter(|s| s.starts_with('{') && s.ends_with('}'))
+            .collect();
         if !ep.path.starts_with('/') || params.len() != 1 {
-            diags.push(src.error(&format!("{at}/path"), "a write-back path starts with `/` and has exactly one `{param}` segment"));
+            diags.push(src.error(
+                &format!("{at}/path"),
+                "a write-back path starts with `/` and has exactly one `{param}` segment",
+            ));
         }
         if !paths.insert(ep.path.clone()) {
-            diags.push(src.error(&format!("{at}/path"), format!("path `{}` is declared twice", ep.path)));
+            diags.push(src.error(
+                &format!("{at}/path"),
+                format!("path `{}` is declared twice", ep.path),
+            ));
         }
         if let Some((pipeline, _)) = tables.synced.get(ep.table.as_str()) {
             diags.push(src.error(&format!("{at}/table"), format!("`{}` is synced from upstream by pipeline `{pipeline}`; Coda may only write Coda-owned tables", ep.table)));
         }
         if ep.fields.contains_key(&ep.key) {
-            diags.push(src.error(&format!("{at}/fields"), format!("the key `{}` cannot also be a writable field", ep.key)));
+            diags.push(src.error(
+                &format!("{at}/fields"),
+                format!("the key `{}` cannot also be a writable field", ep.key),
+            ));
         }
     }
 }
@@ -291,39 +385,76 @@ fn check_mappings(config: &Config, tables: &Tables<'_>, diags: &mut Diagnostics)
         let src = &doc.source;
         let m = &doc.value;
         if !valid_id(&m.table, &["grid-", "table-"]) {
-            diags.push(src.error("/table", format!("`{}` is not a Coda table id (`grid-...`)", m.table)));
+            diags.push(src.error(
+                "/table",
+                format!("`{}` is not a Coda table id (`grid-...`)", m.table),
+            ));
         }
         let cols = tables.columns(&m.source);
         if cols.is_none() {
-            diags.push(src.error("/source", format!("no pipeline or write-back endpoint fills table `{}`", m.source)));
+            diags.push(src.error(
+                "/source",
+                format!(
+                    "no pipeline or write-back endpoint fills table `{}`",
+                    m.source
+                ),
+            ));
         }
         let mut mapped_from = BTreeSet::new();
         let mut env = minijinja::Environment::new();
         for (i, c) in m.columns.iter().enumerate() {
             let at = format!("/columns/{i}");
             if !valid_id(&c.id, &["c-"]) {
-                diags.push(src.error(&format!("{at}/id"), format!("`{}` is not a Coda column id (`c-` then letters, digits, `_` or `-`)", c.id)));
+                diags.push(src.error(
+                    &format!("{at}/id"),
+                    format!(
+                        "`{}` is not a Coda column id (`c-` then letters, digits, `_` or `-`)",
+                        c.id
+                    ),
+                ));
             } else if let Some(prev) = seen_ids.insert(c.id.clone(), name.clone()) {
-                diags.push(src.error(&format!("{at}/id"), format!("column id `{}` is already mapped in mappings/{prev}.yaml", c.id)));
+                diags.push(src.error(
+                    &format!("{at}/id"),
+                    format!(
+                        "column id `{}` is already mapped in mappings/{prev}.yaml",
+                        c.id
+                    ),
+                ));
             }
             match (&c.from, &c.template) {
                 (Some(f), None) => {
                     mapped_from.insert(f.clone());
                     if cols.is_some_and(|cs| !cs.contains(f)) {
-                        diags.push(src.error(&format!("{at}/from"), format!("no pipeline or write-back fills column `{f}` of `{}`", m.source)));
+                        diags.push(src.error(
+                            &format!("{at}/from"),
+                            format!(
+                                "no pipeline or write-back fills column `{f}` of `{}`",
+                                m.source
+                            ),
+                        ));
                     }
                 }
                 (None, Some(t)) => {
                     if let Err(e) = env.add_template_owned(format!("{name}.{i}"), t.clone()) {
-                        diags.push(src.error(&format!("{at}/template"), format!("template does not compile: {e}")));
+                        diags.push(src.error(
+                            &format!("{at}/template"),
+                            format!("template does not compile: {e}"),
+                        ));
                     }
                 }
-                _ => diags.push(src.error(&at, "a column takes exactly one of `from` or `template`")),
+                _ => {
+                    diags.push(src.error(&at, "a column takes exactly one of `from` or `template`"))
+                }
             }
         }
         for (i, k) in m.key.iter().enumerate() {
             if !mapped_from.contains(k) {
-                diags.push(src.error(&format!("/key/{i}"), format!("key `{k}` is not mapped to a Coda column (add a column with `from: {k}`)")));
+                diags.push(src.error(
+                    &format!("/key/{i}"),
+                    format!(
+                        "key `{k}` is not mapped to a Coda column (add a column with `from: {k}`)"
+                    ),
+                ));
             }
         }
         if m.key.is_empty() {
@@ -334,8 +465,12 @@ fn check_mappings(config: &Config, tables: &Tables<'_>, diags: &mut Diagnostics)
 
 fn valid_id(id: &str, prefixes: &[&str]) -> bool {
     prefixes.iter().any(|p| {
-        id.strip_prefix(p)
-            .is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        id.strip_prefix(p).is_some_and(|rest| {
+            !rest.is_empty()
+                && rest
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        })
     })
 }
 
@@ -343,11 +478,17 @@ fn check_fixtures(config: &Config, diags: &mut Diagnostics) {
     for doc in &config.fixtures {
         let src = &doc.source;
         if !config.pipelines.contains_key(&doc.value.pipeline) {
-            diags.push(src.error("/pipeline", format!("unknown pipeline `{}`", doc.value.pipeline)));
+            diags.push(src.error(
+                "/pipeline",
+                format!("unknown pipeline `{}`", doc.value.pipeline),
+            ));
         }
         for (i, case) in doc.value.cases.iter().enumerate() {
             if case.expect.is_some() == case.error.is_some() {
-                diags.push(src.error(&format!("/cases/{i}"), "a case has exactly one of `expect` or `error`"));
+                diags.push(src.error(
+                    &format!("/cases/{i}"),
+                    "a case has exactly one of `expect` or `error`",
+                ));
             }
         }
     }

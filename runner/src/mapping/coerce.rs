@@ -17,10 +17,15 @@ pub fn coerce(v: &Value, ty: FieldType) -> Result<Value, CoerceError> {
     if v.is_null() {
         return Ok(Value::Null);
     }
-    if let Value::String(s) = v {
-        if s.trim().is_empty() && ty != FieldType::Text {
-            return Ok(if ty == FieldType::TextArray { Value::Array(Vec::new()) } else { Value::Null });
-        }
+    if let Value::String(s) = v
+        && s.trim().is_empty()
+        && ty != FieldType::Text
+    {
+        return Ok(if ty == FieldType::TextArray {
+            Value::Array(Vec::new())
+        } else {
+            Value::Null
+        });
     }
     match ty {
         FieldType::Text => match v {
@@ -32,7 +37,11 @@ pub fn coerce(v: &Value, ty: FieldType) -> Result<Value, CoerceError> {
         FieldType::Int => int(v).map(Value::from).ok_or_else(fail),
         FieldType::Numeric => numeric(v).map(Value::String).ok_or_else(fail),
         FieldType::Bool => boolean(v).map(Value::Bool).ok_or_else(fail),
-        FieldType::Date => v.as_str().and_then(date).map(|d| Value::String(d.format("%Y-%m-%d").to_string())).ok_or_else(fail),
+        FieldType::Date => v
+            .as_str()
+            .and_then(date)
+            .map(|d| Value::String(d.format("%Y-%m-%d").to_string()))
+            .ok_or_else(fail),
         FieldType::Timestamp => v
             .as_str()
             .and_then(timestamp)
@@ -64,12 +73,20 @@ pub fn coerce(v: &Value, ty: FieldType) -> Result<Value, CoerceError> {
 
 fn render(v: &Value) -> String {
     let s = v.to_string();
-    if s.len() > 80 { format!("{}...", &s[..s.floor_char_boundary(77)]) } else { s }
+    if s.len() > 80 {
+        format!("{}...", &s[..s.floor_char_boundary(77)])
+    } else {
+        s
+    }
 }
 
 fn int(v: &Value) -> Option<i64> {
     match v {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64)),
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                .map(|f| f as i64)
+        }),
         Value::String(s) => s.trim().parse().ok(),
         Value::Bool(_) | Value::Null | Value::Array(_) | Value::Object(_) => None,
     }
@@ -117,12 +134,19 @@ fn timestamp(s: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
             return Some(t.and_utc());
         }
     }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc())
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
 }
 
 #[cfg(test)]
@@ -136,11 +160,26 @@ mod tests {
 
     #[test]
     fn dates_and_timestamps_normalise() {
-        assert_eq!(ok(json!("1990-01-31"), FieldType::Date), json!("1990-01-31"));
-        assert_eq!(ok(json!("2024-03-05T14:30:00"), FieldType::Date), json!("2024-03-05"));
-        assert_eq!(ok(json!("2024-03-05T14:30:00"), FieldType::Timestamp), json!("2024-03-05T14:30:00Z"));
-        assert_eq!(ok(json!("2024-03-05T14:30:00+02:00"), FieldType::Timestamp), json!("2024-03-05T12:30:00Z"));
-        assert_eq!(ok(json!("2024-03-05T14:30:00.250"), FieldType::Timestamp), json!("2024-03-05T14:30:00.250Z"));
+        assert_eq!(
+            ok(json!("1990-01-31"), FieldType::Date),
+            json!("1990-01-31")
+        );
+        assert_eq!(
+            ok(json!("2024-03-05T14:30:00"), FieldType::Date),
+            json!("2024-03-05")
+        );
+        assert_eq!(
+            ok(json!("2024-03-05T14:30:00"), FieldType::Timestamp),
+            json!("2024-03-05T14:30:00Z")
+        );
+        assert_eq!(
+            ok(json!("2024-03-05T14:30:00+02:00"), FieldType::Timestamp),
+            json!("2024-03-05T12:30:00Z")
+        );
+        assert_eq!(
+            ok(json!("2024-03-05T14:30:00.250"), FieldType::Timestamp),
+            json!("2024-03-05T14:30:00.250Z")
+        );
         assert_eq!(ok(json!(""), FieldType::Date), Value::Null);
         let e = coerce(&json!("13/45/1990"), FieldType::Date).unwrap_err();
         assert_eq!(e.to_string(), "\"13/45/1990\" is not a date");
@@ -164,10 +203,16 @@ mod tests {
 
     #[test]
     fn arrays_uuids_and_json() {
-        assert_eq!(ok(json!(["F32.1", null, 3]), FieldType::TextArray), json!(["F32.1", "3"]));
+        assert_eq!(
+            ok(json!(["F32.1", null, 3]), FieldType::TextArray),
+            json!(["F32.1", "3"])
+        );
         assert_eq!(ok(json!(""), FieldType::TextArray), json!([]));
         assert_eq!(
-            ok(json!("6F9619FF-8B86-D011-B42D-00C04FC964FF"), FieldType::Uuid),
+            ok(
+                json!("6F9619FF-8B86-D011-B42D-00C04FC964FF"),
+                FieldType::Uuid
+            ),
             json!("6f9619ff-8b86-d011-b42d-00c04fc964ff")
         );
         assert!(coerce(&json!("not-a-uuid"), FieldType::Uuid).is_err());

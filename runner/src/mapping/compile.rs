@@ -72,12 +72,21 @@ impl CompiledPipeline {
     pub fn compile(name: &str, file: &PipelineFile) -> Result<Self, Vec<CompileError>> {
         let mut errors = Vec::new();
         fn path(errors: &mut Vec<CompileError>, p: &str, at: String) -> Option<CompiledPath> {
-            CompiledPath::compile(p).map_err(|e| errors.push((at, e))).ok()
+            CompiledPath::compile(p)
+                .map_err(|e| errors.push((at, e)))
+                .ok()
         }
         let records = path(&mut errors, &file.source.records, "/source/records".into());
         let next = path(&mut errors, &file.source.next, "/source/next".into());
-        let webhook_object = file.webhooks.as_ref().and_then(|w| path(&mut errors, &w.object, "/webhooks/object".into()));
-        let cursor_field = file.source.incremental.as_ref().and_then(|i| path(&mut errors, &i.field, "/source/incremental/field".into()));
+        let webhook_object = file
+            .webhooks
+            .as_ref()
+            .and_then(|w| path(&mut errors, &w.object, "/webhooks/object".into()));
+        let cursor_field = file
+            .source
+            .incremental
+            .as_ref()
+            .and_then(|i| path(&mut errors, &i.field, "/source/incremental/field".into()));
         let mut expand = Vec::new();
         if let Some(x) = &file.expand {
             for (label, p) in &x.items {
@@ -92,15 +101,24 @@ impl CompiledPipeline {
         for (col, m) in &file.fields {
             let at = format!("/fields/{}", escape(col));
             if m.path.is_none() && m.transform.is_none() {
-                errors.push((at.clone(), format!("field {col}: needs `path`, `transform` or both")));
+                errors.push((
+                    at.clone(),
+                    format!("field {col}: needs `path`, `transform` or both"),
+                ));
             }
-            let compiled_path = m.path.as_ref().and_then(|p| path(&mut errors, p, format!("{at}/path")));
+            let compiled_path = m
+                .path
+                .as_ref()
+                .and_then(|p| path(&mut errors, p, format!("{at}/path")));
             let transform = m.transform.as_ref().and_then(|src| {
                 let tname = format!("{name}.{col}");
                 match env.add_template_owned(tname.clone(), src.clone()) {
                     Ok(()) => Some(tname),
                     Err(e) => {
-                        errors.push((format!("{at}/transform"), format!("field {col}: template does not compile: {e}")));
+                        errors.push((
+                            format!("{at}/transform"),
+                            format!("field {col}: template does not compile: {e}"),
+                        ));
                         None
                     }
                 }
@@ -110,7 +128,10 @@ impl CompiledPipeline {
                 ty: m.ty,
                 path: compiled_path,
                 transform,
-                transform_reads_record: m.transform.as_deref().is_some_and(|t| t.contains("record")),
+                transform_reads_record: m
+                    .transform
+                    .as_deref()
+                    .is_some_and(|t| t.contains("record")),
                 default: m.default.clone(),
                 required: m.required,
                 lookup: m.lookup.clone(),

@@ -72,6 +72,12 @@ impl MappingError {
 
 impl fmt::Display for CoerceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} is not a{} {}", self.value, article(self.expected), self.expected.name())
+        write!(
+            f,
+            "{} is not a{} {}",
+            self.value,
+            article(self.expected),
+            self.expected.name()
+        )
     }
 }

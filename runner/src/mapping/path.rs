@@ -20,7 +20,8 @@ pub enum CompiledPath {
 impl CompiledPath {
     /// Compiles `path`, or says why it is not a JSONPath.
     pub fn compile(path: &str) -> Result<Self, String> {
-        let query = parse_json_path(path).map_err(|e| format!("`{path}` is not a valid JSONPath: {e}"))?;
+        let query =
+            parse_json_path(path).map_err(|e| format!("`{path}` is not a valid JSONPath: {e}"))?;
         if let Some(members) = simple_members(path) {
             return Ok(CompiledPath::Members(members));
         }
@@ -80,7 +81,9 @@ fn simple_members(path: &str) -> Option<Vec<String>> {
     }
     let mut out = Vec::new();
     for seg in rest.strip_prefix('.')?.split('.') {
-        let ok = !seg.is_empty() && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !seg.starts_with(|c: char| c.is_ascii_digit());
+        let ok = !seg.is_empty()
+            && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !seg.starts_with(|c: char| c.is_ascii_digit());
         if !ok {
             return None;
         }
@@ -100,8 +103,14 @@ mod tests {
         let p = CompiledPath::compile("$.a.b").unwrap();
         assert!(matches!(p, CompiledPath::Members(_)));
         assert_eq!(p.one(&doc), json!(3));
-        assert_eq!(CompiledPath::compile("$['a']['b']").unwrap().one(&doc), json!(3));
-        assert_eq!(CompiledPath::compile("$.missing.x").unwrap().one(&doc), Value::Null);
+        assert_eq!(
+            CompiledPath::compile("$['a']['b']").unwrap().one(&doc),
+            json!(3)
+        );
+        assert_eq!(
+            CompiledPath::compile("$.missing.x").unwrap().one(&doc),
+            Value::Null
+        );
     }
 
     #[test]
@@ -112,8 +121,14 @@ mod tests {
         assert_eq!(p.all(&doc).len(), 2);
         let q = CompiledPath::compile("$.results[?@.id > 1]").unwrap();
         assert_eq!(q.all(&doc), vec![&json!({"id": 2})]);
-        assert_eq!(CompiledPath::compile("$.results[*].id").unwrap().one(&doc), json!([1, 2]));
-        assert_eq!(CompiledPath::compile("$.results").unwrap().one(&doc), json!([{"id": 1}, {"id": 2}]));
+        assert_eq!(
+            CompiledPath::compile("$.results[*].id").unwrap().one(&doc),
+            json!([1, 2])
+        );
+        assert_eq!(
+            CompiledPath::compile("$.results").unwrap().one(&doc),
+            json!([{"id": 1}, {"id": 2}])
+        );
     }
 
     #[test]

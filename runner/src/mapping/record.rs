@@ -26,11 +26,14 @@ impl CompiledPipeline {
             }
             let doc = json!({"record": record, "item": item, "label": label});
             let row = self.map_doc(&doc, &doc["item"])?;
-            let required_empty = self.expand_require.as_ref().is_some_and(|c| match row.get(c) {
-                None | Some(Value::Null) => true,
-                Some(Value::String(s)) => s.trim().is_empty(),
-                Some(_) => false,
-            });
+            let required_empty = self
+                .expand_require
+                .as_ref()
+                .is_some_and(|c| match row.get(c) {
+                    None | Some(Value::Null) => true,
+                    Some(Value::String(s)) => s.trim().is_empty(),
+                    Some(_) => false,
+                });
             if !required_empty {
                 rows.push(row);
             }
@@ -63,10 +66,10 @@ impl CompiledPipeline {
         if let Some(t) = &f.transform {
             v = self.render(f, t, &v, doc)?;
         }
-        if v.is_null() {
-            if let Some(d) = &f.default {
-                v = d.clone();
-            }
+        if v.is_null()
+            && let Some(d) = &f.default
+        {
+            v = d.clone();
         }
         let out = coerce(&v, f.ty).map_err(|error| MappingError::Coerce {
             file: self.file.clone(),
@@ -82,13 +85,22 @@ impl CompiledPipeline {
         Ok(out)
     }
 
-    fn render(&self, f: &CompiledField, name: &str, value: &Value, doc: &Value) -> Result<Value, MappingError> {
+    fn render(
+        &self,
+        f: &CompiledField,
+        name: &str,
+        value: &Value,
+        doc: &Value,
+    ) -> Result<Value, MappingError> {
         let fail = |reason: String| MappingError::Transform {
             file: self.file.clone(),
             field: f.name.clone(),
             reason,
         };
-        let tmpl = self.templates.get_template(name).map_err(|e| fail(e.kind().to_string()))?;
+        let tmpl = self
+            .templates
+            .get_template(name)
+            .map_err(|e| fail(e.kind().to_string()))?;
         let ctx = if f.transform_reads_record {
             context! { value => Serde(value), record => Serde(doc) }
         } else {
@@ -96,12 +108,19 @@ impl CompiledPipeline {
         };
         // The engine's message can quote data, so only its kind is kept.
         let out = tmpl.render(ctx).map_err(|e| fail(e.kind().to_string()))?;
-        Ok(if out.is_empty() || out == "none" { Value::Null } else { Value::String(out) })
+        Ok(if out.is_empty() || out == "none" {
+            Value::Null
+        } else {
+            Value::String(out)
+        })
     }
 
     /// The natural-key values of a mapped row, in key order.
     pub fn key_of(&self, row: &Row) -> Vec<Value> {
-        self.key.iter().map(|k| row.get(k).cloned().unwrap_or(Value::Null)).collect()
+        self.key
+            .iter()
+            .map(|k| row.get(k).cloned().unwrap_or(Value::Null))
+            .collect()
     }
 }
 
@@ -149,15 +168,26 @@ fields:
         let p = pipeline(PATIENTS);
         let rec = json!({"id": 7, "date_of_birth": "13/45/1990", "patient_status": "A"});
         let e = p.map_record(&rec).unwrap_err();
-        assert_eq!(e.with_value(), r#"patients.yaml: field date_of_birth: "13/45/1990" is not a date"#);
-        assert_eq!(e.to_string(), "patients.yaml: field date_of_birth: value is not a date");
+        assert_eq!(
+            e.with_value(),
+            r#"patients.yaml: field date_of_birth: "13/45/1990" is not a date"#
+        );
+        assert_eq!(
+            e.to_string(),
+            "patients.yaml: field date_of_birth: value is not a date"
+        );
     }
 
     #[test]
     fn a_record_without_its_key_is_rejected() {
         let p = pipeline(PATIENTS);
-        let e = p.map_record(&json!({"first_name": "X", "last_name": "Y", "patient_status": "A"})).unwrap_err();
-        assert!(matches!(e, MappingError::Missing { ref field, .. } if field == "drchrono_id"), "{e}");
+        let e = p
+            .map_record(&json!({"first_name": "X", "last_name": "Y", "patient_status": "A"}))
+            .unwrap_err();
+        assert!(
+            matches!(e, MappingError::Missing { ref field, .. } if field == "drchrono_id"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -182,7 +212,10 @@ fields:
         let rows = p.map_record(&rec).unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0]["insurance_type"], json!("primary"));
-        assert_eq!(rows[0]["drchrono_raw"], json!({"insurance_company": "Acme Health"}));
+        assert_eq!(
+            rows[0]["drchrono_raw"],
+            json!({"insurance_company": "Acme Health"})
+        );
     }
 
     #[test]
@@ -193,6 +226,14 @@ fields:
         .unwrap();
         let errs = CompiledPipeline::compile("x", &file).unwrap_err();
         let at: Vec<&str> = errs.iter().map(|(p, _)| p.as_str()).collect();
-        assert_eq!(at, ["/source/records", "/fields/a/path", "/fields/b/transform", "/fields/c"]);
+        assert_eq!(
+            at,
+            [
+                "/source/records",
+                "/fields/a/path",
+                "/fields/b/transform",
+                "/fields/c"
+            ]
+        );
     }
 }
