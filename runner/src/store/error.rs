@@ -90,7 +90,10 @@ impl StoreError {
     /// Classifies a driver error of operation `op`, dropping any server message.
     pub(crate) fn from_sqlx(op: impl Into<String>, err: sqlx::Error) -> Self {
         let Some(db) = err.as_database_error() else {
-            return StoreError::Driver { op: op.into(), source: err };
+            return StoreError::Driver {
+                op: op.into(),
+                source: err,
+            };
         };
         let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
         if code == "AUD01" {
@@ -148,7 +151,10 @@ mod tests {
             column: None,
             constraint: Some("patients_drchrono_id_key".into()),
         };
-        let err = StoreError::Database { op: "upsert into patients".into(), details };
+        let err = StoreError::Database {
+            op: "upsert into patients".into(),
+            details,
+        };
         assert_eq!(
             err.to_string(),
             "upsert into patients failed: SQLSTATE 23505, table patients, \

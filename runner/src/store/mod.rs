@@ -16,6 +16,4 @@ pub use error::{DbErrorDetails, StoreError};
 pub use migrate::{MIGRATOR, create_database_if_missing, run_migrations};
 pub use pool::{PoolSettings, connect, connect_with};
 pub use sql::validate_identifier;
-pub use upsert::{
-    Lookup, PreparedUpsert, UpsertColumn, UpsertCounts, UpsertTarget, upsert_batch,
-};
+pub use upsert::{Lookup, PreparedUpsert, UpsertColumn, UpsertCounts, UpsertTarget, upsert_batch};

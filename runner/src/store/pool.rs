@@ -33,7 +33,10 @@ pub async fn connect(database_url: &str) -> Result<PgPool, StoreError> {
 }
 
 /// Opens a pool with the given settings and checks that the server answers.
-pub async fn connect_with(database_url: &str, settings: &PoolSettings) -> Result<PgPool, StoreError> {
+pub async fn connect_with(
+    database_url: &str,
+    settings: &PoolSettings,
+) -> Result<PgPool, StoreError> {
     let options: PgConnectOptions = database_url.parse().map_err(StoreError::InvalidUrl)?;
     let options = options.application_name(&settings.application_name);
     PgPoolOptions::new()

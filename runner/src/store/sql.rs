@@ -38,7 +38,11 @@ pub fn validate_identifier(name: &str) -> Result<(), StoreError> {
     let valid = matches!(chars.next(), Some('a'..='z' | '_'))
         && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
         && name.len() <= 63;
-    if valid { Ok(()) } else { Err(StoreError::InvalidIdentifier(name.to_owned())) }
+    if valid {
+        Ok(())
+    } else {
+        Err(StoreError::InvalidIdentifier(name.to_owned()))
+    }
 }
 
 /// Quotes a validated identifier.
@@ -47,7 +51,10 @@ fn q(name: &str) -> String {
 }
 
 fn invalid(target: &UpsertTarget, reason: String) -> StoreError {
-    StoreError::InvalidTarget { table: target.table.clone(), reason }
+    StoreError::InvalidTarget {
+        table: target.table.clone(),
+        reason,
+    }
 }
 
 /// Checks the target: valid names, non-empty key made of mapped columns, no duplicate or
@@ -64,10 +71,16 @@ fn validate(target: &UpsertTarget) -> Result<(), StoreError> {
             validate_identifier(&lookup.by)?;
         }
         if RESERVED.contains(&col.name.as_str()) {
-            return Err(invalid(target, format!("column {} is maintained by the store", col.name)));
+            return Err(invalid(
+                target,
+                format!("column {} is maintained by the store", col.name),
+            ));
         }
         if target.columns[..i].iter().any(|c| c.name == col.name) {
-            return Err(invalid(target, format!("column {} is mapped twice", col.name)));
+            return Err(invalid(
+                target,
+                format!("column {} is mapped twice", col.name),
+            ));
         }
     }
     if target.key.is_empty() {
@@ -81,10 +94,16 @@ fn validate(target: &UpsertTarget) -> Result<(), StoreError> {
     }
     if let Some(version) = &target.version {
         if !mapped(version) {
-            return Err(invalid(target, format!("version column {version} is not mapped")));
+            return Err(invalid(
+                target,
+                format!("version column {version} is not mapped"),
+            ));
         }
         if target.key.contains(version) {
-            return Err(invalid(target, format!("version column {version} is part of the key")));
+            return Err(invalid(
+                target,
+                format!("version column {version} is part of the key"),
+            ));
         }
     }
     Ok(())
@@ -96,7 +115,12 @@ pub(crate) fn build_upsert(target: &UpsertTarget) -> Result<String, StoreError> 
     let table = q(&target.table);
     let names: Vec<String> = target.columns.iter().map(|c| q(&c.name)).collect();
     let col_list = names.join(", ");
-    let key_list = target.key.iter().map(|k| q(k)).collect::<Vec<_>>().join(", ");
+    let key_list = target
+        .key
+        .iter()
+        .map(|k| q(k))
+        .collect::<Vec<_>>()
+        .join(", ");
     let maps_deleted_at = target.columns.iter().any(|c| c.name == "deleted_at");
 
     let mut s = String::with_capacity(2048);
@@ -118,8 +142,12 @@ pub(crate) fn build_upsert(target: &UpsertTarget) -> Result<String, StoreError> 
         .expect("writing to a String cannot fail");
     }
     s.push_str(" FROM jsonb_to_recordset($1) AS r(");
-    let defs: Vec<String> =
-        target.columns.iter().zip(&names).map(|(c, n)| format!("{n} {}", c.ty.sql_type())).collect();
+    let defs: Vec<String> = target
+        .columns
+        .iter()
+        .zip(&names)
+        .map(|(c, n)| format!("{n} {}", c.ty.sql_type()))
+        .collect();
     s.push_str(&defs.join(", "));
     s.push_str(")), up AS (");
 
@@ -143,8 +171,10 @@ pub(crate) fn build_upsert(target: &UpsertTarget) -> Result<String, StoreError> 
     if !maps_deleted_at {
         s.push_str(", \"deleted_at\" = NULL");
     }
-    let mut differs: Vec<String> =
-        non_key.iter().map(|n| format!("t.{n} IS DISTINCT FROM EXCLUDED.{n}")).collect();
+    let mut differs: Vec<String> = non_key
+        .iter()
+        .map(|n| format!("t.{n} IS DISTINCT FROM EXCLUDED.{n}"))
+        .collect();
     if !maps_deleted_at {
         differs.push("t.\"deleted_at\" IS NOT NULL".into());
     }
@@ -156,13 +186,15 @@ pub(crate) fn build_upsert(target: &UpsertTarget) -> Result<String, StoreError> 
     }
     s.push_str(" RETURNING (t.xmax = 0) AS inserted) ");
 
-    s.push_str(
-        "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted), ",
-    );
+    s.push_str("SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted), ");
     match &target.version {
         Some(v) => {
             let v = q(v);
-            let on: Vec<String> = target.key.iter().map(|k| format!("e.{0} = i.{0}", q(k))).collect();
+            let on: Vec<String> = target
+                .key
+                .iter()
+                .map(|k| format!("e.{0} = i.{0}", q(k)))
+                .collect();
             write!(
                 s,
                 "(SELECT count(*) FROM input i JOIN {table} e ON {} \
@@ -184,7 +216,11 @@ mod tests {
     use crate::store::{Lookup, UpsertColumn};
 
     fn col(name: &str, ty: FieldType) -> UpsertColumn {
-        UpsertColumn { name: name.into(), ty, lookup: None }
+        UpsertColumn {
+            name: name.into(),
+            ty,
+            lookup: None,
+        }
     }
 
     fn target() -> UpsertTarget {
@@ -198,7 +234,10 @@ mod tests {
                 UpsertColumn {
                     name: "provider_id".into(),
                     ty: FieldType::Int,
-                    lookup: Some(Lookup { table: "providers".into(), by: "drchrono_id".into() }),
+                    lookup: Some(Lookup {
+                        table: "providers".into(),
+                        by: "drchrono_id".into(),
+                    }),
                 },
                 col("source_updated_at", FieldType::Timestamp),
             ],
@@ -237,15 +276,27 @@ mod tests {
     fn inconsistent_targets_are_rejected() {
         let mut t = target();
         t.key = vec!["chart_id".into()];
-        assert!(matches!(build_upsert(&t), Err(StoreError::InvalidTarget { .. })));
+        assert!(matches!(
+            build_upsert(&t),
+            Err(StoreError::InvalidTarget { .. })
+        ));
         let mut t = target();
         t.columns.push(col("updated_at", FieldType::Timestamp));
-        assert!(matches!(build_upsert(&t), Err(StoreError::InvalidTarget { .. })));
+        assert!(matches!(
+            build_upsert(&t),
+            Err(StoreError::InvalidTarget { .. })
+        ));
         let mut t = target();
         t.columns.push(col("first_name", FieldType::Text));
-        assert!(matches!(build_upsert(&t), Err(StoreError::InvalidTarget { .. })));
+        assert!(matches!(
+            build_upsert(&t),
+            Err(StoreError::InvalidTarget { .. })
+        ));
         let mut t = target();
         t.table = "patients; drop table x".into();
-        assert!(matches!(build_upsert(&t), Err(StoreError::InvalidIdentifier(_))));
+        assert!(matches!(
+            build_upsert(&t),
+            Err(StoreError::InvalidIdentifier(_))
+        ));
     }
 }

@@ -189,7 +189,12 @@ fn dedupe_keep_last<'a>(
     if last.len() == rows.len() {
         return Ok(rows.iter().collect());
     }
-    Ok(rows.iter().enumerate().filter(|(i, _)| last[&sigs[*i]] == *i).map(|(_, r)| r).collect())
+    Ok(rows
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| last[&sigs[*i]] == *i)
+        .map(|(_, r)| r)
+        .collect())
 }
 
 #[cfg(test)]
@@ -198,7 +203,10 @@ mod tests {
     use serde_json::json;
 
     fn row(v: Value) -> Map<String, Value> {
-        v.as_object().cloned().unwrap()
+        match v {
+            Value::Object(map) => map,
+            other => panic!("not an object: {other}"),
+        }
     }
 
     #[test]
@@ -219,6 +227,9 @@ mod tests {
     fn a_row_without_a_key_value_is_an_error_naming_the_row() {
         let rows = vec![row(json!({"id": 1})), row(json!({"id": null}))];
         let err = dedupe_keep_last("x", &["id".to_owned()], &rows).unwrap_err();
-        assert!(matches!(err, StoreError::MissingKey { row: 1, .. }), "{err}");
+        assert!(
+            matches!(err, StoreError::MissingKey { row: 1, .. }),
+            "{err}"
+        );
     }
 }

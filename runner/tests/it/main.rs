@@ -1,0 +1,5 @@
+//! Integration tests of the runner. Database tests need `DATABASE_URL` pointing at a
+//! PostgreSQL server (e.g. `postgres://postgres@127.0.0.1:5432/postgres`); each test gets a
+//! fresh database from `#[sqlx::test]`.
+
+mod store;
