@@ -18,7 +18,11 @@ pub fn reference() -> String {
     );
     for kind in DocKind::ALL {
         let schema = kind.schema();
-        out.push_str(&format!("\n## {} (`schema/{}`)\n\n", title(kind), kind.schema_file()));
+        out.push_str(&format!(
+            "\n## {} (`schema/{}`)\n\n",
+            title(kind),
+            kind.schema_file()
+        ));
         if let Some(d) = schema.get("description").and_then(Value::as_str) {
             out.push_str(d);
             out.push_str("\n\n");
@@ -57,7 +61,9 @@ fn title(kind: DocKind) -> &'static str {
 }
 
 fn table(out: &mut String, schema: &Value) {
-    let Some(Value::Object(props)) = schema.get("properties") else { return };
+    let Some(Value::Object(props)) = schema.get("properties") else {
+        return;
+    };
     let required: Vec<&str> = schema
         .get("required")
         .and_then(Value::as_array)
@@ -65,12 +71,23 @@ fn table(out: &mut String, schema: &Value) {
         .unwrap_or_default();
     out.push_str("| key | type | required | default | description |\n|---|---|---|---|---|\n");
     for (name, p) in props {
-        let default = p.get("default").map(|d| format!("`{d}`")).unwrap_or_default();
+        let default = p
+            .get("default")
+            .map(|d| format!("`{d}`"))
+            .unwrap_or_default();
         out.push_str(&format!(
             "| `{name}` | {} | {} | {default} | {} |\n",
             type_of(p),
-            if required.contains(&name.as_str()) { "yes" } else { "" },
-            one_line(p.get("description").and_then(Value::as_str).unwrap_or_default())
+            if required.contains(&name.as_str()) {
+                "yes"
+            } else {
+                ""
+            },
+            one_line(
+                p.get("description")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+            )
         ));
     }
 }
@@ -80,16 +97,29 @@ fn type_of(p: &Value) -> String {
         return format!("`{}`", r.rsplit('/').next().unwrap_or(r));
     }
     if let Some(any) = p.get("anyOf").and_then(Value::as_array) {
-        return any.iter().map(type_of).filter(|t| t != "null").collect::<Vec<_>>().join(" or ");
+        return any
+            .iter()
+            .map(type_of)
+            .filter(|t| t != "null")
+            .collect::<Vec<_>>()
+            .join(" or ");
     }
     match p.get("type") {
-        Some(Value::String(t)) if t == "array" => format!("list of {}", p.get("items").map(type_of).unwrap_or_default()),
+        Some(Value::String(t)) if t == "array" => format!(
+            "list of {}",
+            p.get("items").map(type_of).unwrap_or_default()
+        ),
         Some(Value::String(t)) if t == "object" => match p.get("additionalProperties") {
             Some(v @ Value::Object(_)) => format!("map of {}", type_of(v)),
             _ => "object".into(),
         },
         Some(Value::String(t)) => t.clone(),
-        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).filter(|t| *t != "null").collect::<Vec<_>>().join(" or "),
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|t| *t != "null")
+            .collect::<Vec<_>>()
+            .join(" or "),
         _ => "any".into(),
     }
 }
@@ -102,13 +132,22 @@ fn variants(def: &Value) -> Option<Vec<(String, String)>> {
             .iter()
             .enumerate()
             .map(|(i, v)| {
-                let d = docs.and_then(|d| d.get(i)).and_then(Value::as_str).unwrap_or_default();
-                (v.as_str().map_or_else(|| v.to_string(), str::to_string), d.to_string())
+                let d = docs
+                    .and_then(|d| d.get(i))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                (
+                    v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                    d.to_string(),
+                )
             })
             .collect(),
     )
 }
 
 fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ").replace('|', "\\|")
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace('|', "\\|")
 }

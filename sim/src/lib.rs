@@ -1,1 +1,8 @@
-//! Simulators.
+//! Faithful local doubles of the third-party APIs the sync runner talks to, and the
+//! deterministic clinic data they serve.
+//!
+//! - [`data`]: the seeded clinic generator ([`data::Clinic`]).
+//! - [`drchrono`]: the DrChrono REST API v4 simulator ([`drchrono::DrChronoSim`]).
+
+pub mod data;
+pub mod drchrono;

@@ -443,7 +443,8 @@ fn check_mappings(config: &Config, tables: &Tables<'_>, diags: &mut Diagnostics)
                     }
                 }
                 _ => {
-                    diags.push(src.error(&at, "a column takes exactly one of `from` or `template`"))
+                    diags
+                        .push(src.error(&at, "a column takes exactly one of `from` or `template`"));
                 }
             }
         }
