@@ -7,5 +7,7 @@ pub mod config;
 pub mod docs;
 pub mod fixtures;
 pub mod mapping;
+pub mod source;
 pub mod store;
+pub mod sync;
 pub mod telemetry;

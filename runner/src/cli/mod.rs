@@ -4,12 +4,16 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+mod context;
 mod migrate;
+mod progress;
 mod schema;
+mod sync;
 mod test;
 pub use schema::stale_files;
 mod validate;
 mod validate_db;
+mod verify;
 
 /// The clinical-operations sync runner.
 #[derive(Debug, Parser)]
@@ -34,6 +38,10 @@ pub enum Command {
     Schema(schema::Args),
     /// Create the database if missing and apply the migrations of `schema/db/`.
     Migrate(migrate::Args),
+    /// Pull DrChrono into PostgreSQL: the named pipelines, or `--all`, in dependency order.
+    Sync(sync::Args),
+    /// Compare DrChrono with PostgreSQL per pipeline (counts, and keys for small tables).
+    Verify(verify::Args),
 }
 
 /// Runs the parsed command; returns the process exit code.
@@ -43,6 +51,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Test(a) => test::run(&cli.config_dir, &a),
         Command::Schema(a) => schema::run(&cli.config_dir, &a),
         Command::Migrate(a) => migrate::run(a).await,
+        Command::Sync(a) => sync::run(&cli.config_dir, a).await,
+        Command::Verify(a) => verify::run(&cli.config_dir, a).await,
     }
 }
 

@@ -1,0 +1,71 @@
+//! What the long-running verbs share: the validated plan (fail closed: any config error stops
+//! the command) and a migrated database pool.
+
+use std::path::Path;
+
+use anyhow::Context;
+use sqlx::PgPool;
+
+use crate::config::{Env, EnvMode, Plan};
+use crate::store;
+
+/// Loads the plan with every `${VAR}` required, or prints every config error.
+pub fn plan(dir: &Path) -> anyhow::Result<Plan> {
+    match Plan::load(dir, &Env::Process, EnvMode::Strict) {
+        Ok((plan, _)) => Ok(plan),
+        Err(diags) => {
+            eprint!("{diags}");
+            anyhow::bail!(
+                "config invalid: {} error(s); nothing was run",
+                diags.error_count()
+            )
+        }
+    }
+}
+
+/// Connects to `DATABASE_URL` (creating the database if needed) and applies migrations.
+pub async fn database() -> anyhow::Result<PgPool> {
+    let url = super::default_database_url();
+    store::create_database_if_missing(&url)
+        .await
+        .context("cannot create the database")?;
+    let pool = store::connect(&url)
+        .await
+        .context("cannot connect to PostgreSQL")?;
+    store::run_migrations(&pool)
+        .await
+        .context("migrations failed")?;
+    Ok(pool)
+}
+
+/// The pipelines named, in dependency order, or all that have a list endpoint.
+pub fn select<'a>(
+    plan: &'a Plan,
+    names: &[String],
+    all: bool,
+) -> anyhow::Result<Vec<&'a crate::config::PlannedPipeline>> {
+    if all != names.is_empty() {
+        anyhow::bail!("name pipelines or pass --all (not both)");
+    }
+    for n in names {
+        match plan.pipeline(n) {
+            None => anyhow::bail!(
+                "unknown pipeline `{n}`; known: {}",
+                plan.pipelines
+                    .iter()
+                    .map(|p| p.mapping.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Some(p) if p.file.source.endpoint.is_none() => {
+                anyhow::bail!("pipeline `{n}` has no list endpoint: it is fed by webhooks only")
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(plan
+        .pipelines
+        .iter()
+        .filter(|p| p.file.source.endpoint.is_some() && (all || names.contains(&p.mapping.name)))
+        .collect())
+}

@@ -1,0 +1,164 @@
+//! The REST client of one system: every call waits for the shared rate budget, carries a fresh
+//! access token, is logged in `access_log`, and is retried with backoff on 429, 5xx and
+//! transport errors. A 401 triggers one token refresh; a second 401 is an alertable error.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sqlx::PgPool;
+
+use super::access_log::{AccessLog, path_template};
+use super::budget::RateBudget;
+use super::error::SourceError;
+use super::oauth::{TokenManager, transport_kind};
+use super::retry::{Backoff, parse_retry_after};
+use crate::config::systems::{DrChrono, Retry};
+
+/// A shared HTTP client (rustls with ring).
+pub fn http_client(timeout: Duration) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(Duration::from_secs(10))
+        .pool_max_idle_per_host(8)
+        .build()
+        .unwrap_or_default()
+}
+
+/// A client for one system, cheap to clone and shared by all its pipelines.
+#[derive(Debug, Clone)]
+pub struct RestClient {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    system: String,
+    base_url: String,
+    http: reqwest::Client,
+    budget: RateBudget,
+    retry: Retry,
+    tokens: TokenManager,
+    log: AccessLog,
+    page_size: u32,
+}
+
+impl RestClient {
+    /// The DrChrono client described by `systems.yaml`.
+    pub fn drchrono(cfg: &DrChrono, pool: PgPool) -> Self {
+        let http = http_client(Duration::from_secs(cfg.timeout_secs));
+        let tokens = TokenManager::new(
+            "drchrono",
+            &cfg.base_url,
+            &cfg.oauth,
+            pool.clone(),
+            http.clone(),
+        );
+        RestClient {
+            inner: Arc::new(Inner {
+                system: "drchrono".into(),
+                base_url: cfg.base_url.trim_end_matches('/').to_string(),
+                http,
+                budget: RateBudget::new(&cfg.rate),
+                retry: cfg.retry.clone(),
+                tokens,
+                log: AccessLog::new(Some(pool), "drchrono"),
+                page_size: cfg.page_size,
+            }),
+        }
+    }
+
+    /// The absolute URL of `endpoint` (a path) with `params` as its query.
+    pub fn url(&self, endpoint: &str, params: &[(String, String)]) -> Result<String, SourceError> {
+        let base = format!("{}{}", self.inner.base_url, endpoint);
+        let url = reqwest::Url::parse_with_params(&base, params)
+            .map_err(|_| SourceError::Url(path_template(&base)))?;
+        Ok(url.to_string())
+    }
+
+    /// GETs `url` and parses its JSON body.
+    pub async fn get_json(&self, url: &str, pipeline: Option<&str>) -> Result<Value, SourceError> {
+        let i = &self.inner;
+        let path = path_template(url);
+        let mut backoff = Backoff::new(&i.retry);
+        let mut refreshed = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            i.budget.acquire().await;
+            let token = i.tokens.access_token().await?;
+            let started = Instant::now();
+            let resp = i.http.get(url).bearer_auth(&token).send().await;
+            let status = resp.as_ref().ok().map(|r| r.status().as_u16());
+            i.log
+                .record("GET", url, status, started.elapsed(), pipeline)
+                .await;
+            let (last, throttled, retry_after) = match resp {
+                Ok(r) if r.status().is_success() => {
+                    let body = r.bytes().await;
+                    match body {
+                        Ok(b) => {
+                            return serde_json::from_slice(&b).map_err(|_| SourceError::Decode {
+                                system: i.system.clone(),
+                                path,
+                            });
+                        }
+                        Err(e) => (transport_kind(&e).to_string(), false, None),
+                    }
+                }
+                Ok(r) if r.status().as_u16() == 401 => {
+                    if refreshed {
+                        tracing::error!(system = %i.system, path = %path, "API refused a freshly refreshed token.");
+                        return Err(SourceError::Unauthorized {
+                            system: i.system.clone(),
+                            path,
+                        });
+                    }
+                    refreshed = true;
+                    i.tokens.refresh(Some(&token)).await?;
+                    attempt -= 1;
+                    continue;
+                }
+                Ok(r) if r.status().as_u16() == 429 => {
+                    let ra = parse_retry_after(
+                        r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+                    );
+                    ("429".to_string(), true, ra)
+                }
+                Ok(r) if r.status().is_server_error() => {
+                    (r.status().as_u16().to_string(), false, None)
+                }
+                Ok(r) => {
+                    return Err(SourceError::Status {
+                        system: i.system.clone(),
+                        path,
+                        status: r.status().as_u16(),
+                    });
+                }
+                Err(e) => (transport_kind(&e).to_string(), false, None),
+            };
+            if attempt >= backoff.max_attempts() {
+                return Err(SourceError::Exhausted {
+                    system: i.system.clone(),
+                    path,
+                    attempts: attempt,
+                    last,
+                });
+            }
+            let wait = backoff.delay(attempt, throttled, retry_after);
+            tracing::debug!(system = %i.system, path = %path, attempt, last = %last, wait_ms = wait.as_millis() as u64, "Retrying call.");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// The system's default `page_size`.
+    pub fn page_size(&self) -> u32 {
+        self.inner.page_size
+    }
+
+    /// The system's name.
+    pub fn system(&self) -> &str {
+        &self.inner.system
+    }
+}

@@ -1,0 +1,71 @@
+//! Full mode: rows whose record is no longer listed upstream are soft-deleted (`deleted_at`),
+//! never hard-deleted, and a circuit breaker refuses to delete more than the configured share of
+//! a table in one run.
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+use sqlx::{AssertSqlSafe, PgConnection};
+use uuid::Uuid;
+
+use crate::mapping::CompiledPipeline;
+
+/// The canonical text of a natural key, as built from mapped rows and from the database.
+pub fn key_text(values: &[Value]) -> String {
+    Value::Array(values.to_vec()).to_string()
+}
+
+/// What soft-deletion would do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletePlan {
+    /// Rows to soft-delete.
+    pub ids: Vec<Uuid>,
+    /// Live rows in the table before the run.
+    pub live: u64,
+}
+
+/// Live rows of the table whose key was not `seen`.
+pub async fn plan(
+    conn: &mut PgConnection,
+    mapping: &CompiledPipeline,
+    seen: &HashSet<String>,
+) -> Result<DeletePlan, sqlx::Error> {
+    let keys = mapping
+        .key
+        .iter()
+        .map(|k| format!("\"{k}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "select id, jsonb_build_array({keys})::text from \"{}\" where deleted_at is null",
+        mapping.table
+    );
+    let rows: Vec<(Uuid, String)> = sqlx::query_as(AssertSqlSafe(sql)).fetch_all(conn).await?;
+    let live = rows.len() as u64;
+    let ids = rows
+        .into_iter()
+        .filter(|(_, k)| {
+            let canon = serde_json::from_str::<Value>(k)
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            !seen.contains(&canon)
+        })
+        .map(|(id, _)| id)
+        .collect();
+    Ok(DeletePlan { ids, live })
+}
+
+/// Soft-deletes `ids` (the caller's transaction sets the actor).
+pub async fn apply(conn: &mut PgConnection, table: &str, ids: &[Uuid]) -> Result<u64, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let sql = format!(
+        "update \"{table}\" set deleted_at = now(), updated_at = now() where id = any($1) and deleted_at is null"
+    );
+    Ok(sqlx::query(AssertSqlSafe(sql))
+        .bind(ids)
+        .execute(conn)
+        .await?
+        .rows_affected())
+}

@@ -1,0 +1,72 @@
+//! Scheduled reconciliation: runs a pipeline's listing through the mapping engine into the
+//! batched upsert, page by page, each page in one transaction with its audit rows, change
+//! events and listing progress. Incremental pipelines advance their cursor in the transaction
+//! of the last page, so a crash never skips a record; full-mode pipelines soft-delete what
+//! disappeared upstream, behind a mass-delete breaker.
+
+mod cursor;
+mod full;
+mod listing;
+mod log;
+mod run;
+pub mod verify;
+
+pub use cursor::{ResumeState, parse as parse_cursor};
+pub use full::key_text;
+pub use listing::{Segment, segments};
+pub use run::run_pipeline;
+
+use std::time::Duration;
+
+use crate::store::UpsertCounts;
+
+/// The audit actor of scheduled reconciliation.
+pub const ACTOR: &str = "drchrono_sync";
+
+/// How a run is done.
+#[derive(Debug, Clone, Default)]
+pub struct SyncOptions {
+    /// Ignore the incremental cursor and list everything.
+    pub full: bool,
+    /// Fetch and map, report what would change, write nothing (every transaction rolls back).
+    pub dry_run: bool,
+    /// List records changed since this date instead of the stored cursor.
+    pub since: Option<chrono::NaiveDate>,
+    /// Let full mode soft-delete more than the configured share of a table.
+    pub allow_mass_delete: bool,
+    /// What started the run (`cli`, `schedule`, `api`, ...), recorded in `sync_log`.
+    pub trigger: String,
+}
+
+/// The outcome of one pipeline run.
+#[derive(Debug, Clone, Default)]
+pub struct SyncReport {
+    /// The pipeline.
+    pub pipeline: String,
+    /// Pages fetched.
+    pub pages: u64,
+    /// Records fetched.
+    pub records: u64,
+    /// Upsert outcome.
+    pub counts: UpsertCounts,
+    /// Rows soft-deleted (full mode).
+    pub soft_deleted: u64,
+    /// Why the run failed (ids and statuses only), or `None`.
+    pub error: Option<String>,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+/// Receives progress of a run (a progress bar on a terminal, plain lines in CI).
+pub trait Progress: Send + Sync {
+    /// A page of `records` records was written; `segment` of `segments` is in progress.
+    fn page(&self, pipeline: &str, records: u64, segment: usize, segments: usize);
+}
+
+/// Progress that goes nowhere.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn page(&self, _: &str, _: u64, _: usize, _: usize) {}
+}

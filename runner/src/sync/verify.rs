@@ -1,0 +1,117 @@
+//! `runner verify`: compares what DrChrono lists with what PostgreSQL holds, per pipeline:
+//! row counts always, and for small tables the key sets, so a missing or extra row is named
+//! by its key (ids only).
+
+use std::collections::HashSet;
+
+use sqlx::{AssertSqlSafe, PgPool};
+
+use super::full::key_text;
+use super::listing::{segments, spawn_fetch};
+use crate::config::PlannedPipeline;
+use crate::source::RestClient;
+
+/// Tables up to this many rows also have their key sets compared.
+pub const KEY_SET_LIMIT: usize = 20_000;
+
+/// The comparison of one pipeline.
+#[derive(Debug, Clone, Default)]
+pub struct Verification {
+    /// The pipeline.
+    pub pipeline: String,
+    /// Rows the upstream listing maps to.
+    pub upstream: u64,
+    /// Live rows in PostgreSQL.
+    pub local: u64,
+    /// Keys upstream but not in PostgreSQL (small tables only; at most a few shown).
+    pub missing: Vec<String>,
+    /// Keys in PostgreSQL but not upstream (small tables only).
+    pub extra: Vec<String>,
+    /// Whether key sets were compared.
+    pub keys_compared: bool,
+    /// A failure to list or read.
+    pub error: Option<String>,
+}
+
+impl Verification {
+    /// True when counts and (where compared) keys agree.
+    pub fn ok(&self) -> bool {
+        self.error.is_none()
+            && self.upstream == self.local
+            && self.missing.is_empty()
+            && self.extra.is_empty()
+    }
+}
+
+/// Lists the pipeline's source in full and compares it with its table.
+pub async fn verify(pool: &PgPool, client: &RestClient, p: &PlannedPipeline) -> Verification {
+    let mut v = Verification {
+        pipeline: p.mapping.name.clone(),
+        ..Verification::default()
+    };
+    if let Err(e) = compare(pool, client, p, &mut v).await {
+        v.error = Some(e);
+    }
+    v
+}
+
+async fn compare(
+    pool: &PgPool,
+    client: &RestClient,
+    p: &PlannedPipeline,
+    v: &mut Verification,
+) -> Result<(), String> {
+    let m = &p.mapping;
+    let Some(endpoint) = p.file.source.endpoint.clone() else {
+        return Err("no list endpoint".into());
+    };
+    let segs = segments(
+        &p.file.source,
+        client.page_size(),
+        None,
+        chrono::Utc::now().date_naive(),
+    );
+    let mut pages = spawn_fetch(client.clone(), endpoint, m.clone(), segs, 0, None);
+    let mut upstream: HashSet<String> = HashSet::new();
+    while let Some(page) = pages.recv().await {
+        for rec in page.map_err(|e| e.to_string())?.records {
+            for row in m.map_record(&rec).map_err(|e| e.to_string())? {
+                upstream.insert(key_text(&m.key_of(&row)));
+            }
+        }
+    }
+    let keys = m
+        .key
+        .iter()
+        .map(|k| format!("\"{k}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "select jsonb_build_array({keys})::text from \"{}\" where deleted_at is null",
+        m.table
+    );
+    let local: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql))
+        .fetch_all(pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    let local: HashSet<String> = local
+        .iter()
+        .map(|k| {
+            serde_json::from_str::<serde_json::Value>(k)
+                .map(|x| x.to_string())
+                .unwrap_or_default()
+        })
+        .collect();
+    v.upstream = upstream.len() as u64;
+    v.local = local.len() as u64;
+    if upstream.len().max(local.len()) <= KEY_SET_LIMIT {
+        v.keys_compared = true;
+        let mut missing: Vec<String> = upstream.difference(&local).cloned().collect();
+        let mut extra: Vec<String> = local.difference(&upstream).cloned().collect();
+        missing.sort();
+        extra.sort();
+        v.missing = missing;
+        v.extra = extra;
+    }
+    Ok(())
+}
