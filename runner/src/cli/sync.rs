@@ -43,7 +43,7 @@ pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
     let progress = super::progress::CliProgress::new();
     let mut failed = Vec::new();
     for p in selected {
-        let r = run_pipeline(&pool, &client, p, &opts, &progress).await;
+        let r = run_pipeline(&pool, &client, &plan, p, &opts, &progress).await;
         let c = r.counts;
         let verb = if args.dry_run {
             "would insert"

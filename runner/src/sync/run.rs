@@ -8,7 +8,8 @@ use sqlx::{PgConnection, PgPool};
 use super::cursor::{self, ResumeState};
 use super::listing::{segments, spawn_fetch};
 use super::{ACTOR, Progress, SyncOptions, SyncReport, full, log};
-use crate::config::PlannedPipeline;
+use crate::config::links::LinksFile;
+use crate::config::{Plan, PlannedPipeline};
 use crate::mapping::{CompiledPipeline, Row};
 use crate::source::RestClient;
 use crate::store::{Lookup, PreparedUpsert, UpsertColumn, UpsertTarget, set_actor};
@@ -47,6 +48,7 @@ pub fn upsert_target(m: &CompiledPipeline) -> UpsertTarget {
 pub async fn run_pipeline(
     pool: &PgPool,
     client: &RestClient,
+    plan: &Plan,
     p: &PlannedPipeline,
     opts: &SyncOptions,
     progress: &dyn Progress,
@@ -61,7 +63,7 @@ pub async fn run_pipeline(
     } else {
         log::open(pool, &p.mapping.name, &opts.trigger).await.ok()
     };
-    if let Err(e) = execute(pool, client, p, opts, progress, &mut report).await {
+    if let Err(e) = execute(pool, client, &plan.links, p, opts, progress, &mut report).await {
         report.error = Some(e);
     }
     report.elapsed = started.elapsed();
@@ -82,6 +84,7 @@ pub async fn run_pipeline(
 async fn execute(
     pool: &PgPool,
     client: &RestClient,
+    links: &LinksFile,
     p: &PlannedPipeline,
     opts: &SyncOptions,
     progress: &dyn Progress,
@@ -166,6 +169,9 @@ async fn execute(
             .await
             .map_err(|e| e.to_string())?;
         report.counts += counts;
+        if counts.inserted + counts.updated > 0 {
+            crate::link::after_upsert(&mut tx, links, &m.table).await.map_err(|e| e.to_string())?;
+        }
         if incremental.is_some() {
             if last && mapping_failures == 0 {
                 cursor::finish(&mut tx, &m.name, max_cursor.as_deref())

@@ -1,0 +1,1 @@
+//! Webhook receivers (DrChrono, Deep Cura), the durable inbox and routing to pipelines.
