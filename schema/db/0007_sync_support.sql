@@ -9,3 +9,6 @@ CREATE INDEX appointments_patient_date_idx ON appointments (drchrono_patient_id,
 -- the highest cursor value seen so far). Written in the same transaction as each page's rows and
 -- cleared, together with the cursor advance, by the transaction of the last page.
 ALTER TABLE sync_cursors ADD COLUMN resume_state jsonb;
+
+-- line_items.units is DrChrono's unit of measure (a string, default "UN"), not a number.
+ALTER TABLE line_items ALTER COLUMN units TYPE text USING units::text;

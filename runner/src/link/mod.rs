@@ -16,6 +16,10 @@ pub struct LinkCounts {
 
 /// Runs every rule that involves `table` (as its `from`, `to` or join table), inside the
 /// caller's transaction (whose actor is set).
-pub async fn after_upsert(_conn: &mut PgConnection, _links: &LinksFile, _table: &str) -> Result<LinkCounts, StoreError> {
+pub async fn after_upsert(
+    _conn: &mut PgConnection,
+    _links: &LinksFile,
+    _table: &str,
+) -> Result<LinkCounts, StoreError> {
     Ok(LinkCounts::default())
 }

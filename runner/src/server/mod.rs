@@ -22,5 +22,7 @@ pub struct AppState {
 
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
-    Router::new().merge(crate::schedule::routes()).with_state(state)
+    Router::new()
+        .merge(crate::schedule::routes())
+        .with_state(state)
 }

@@ -14,7 +14,7 @@ pub mod verify;
 pub use cursor::{ResumeState, parse as parse_cursor};
 pub use full::key_text;
 pub use listing::{Segment, segments};
-pub use run::run_pipeline;
+pub use run::{run_pipeline, upsert_target};
 
 use std::time::Duration;
 

@@ -170,7 +170,9 @@ async fn execute(
             .map_err(|e| e.to_string())?;
         report.counts += counts;
         if counts.inserted + counts.updated > 0 {
-            crate::link::after_upsert(&mut tx, links, &m.table).await.map_err(|e| e.to_string())?;
+            crate::link::after_upsert(&mut tx, links, &m.table)
+                .await
+                .map_err(|e| e.to_string())?;
         }
         if incremental.is_some() {
             if last && mapping_failures == 0 {

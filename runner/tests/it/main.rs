@@ -2,4 +2,6 @@
 //! PostgreSQL server (e.g. `postgres://postgres@127.0.0.1:5432/postgres`); each test gets a
 //! fresh database from `#[sqlx::test]`.
 
+mod common;
 mod store;
+mod sync;

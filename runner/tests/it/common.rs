@@ -1,0 +1,97 @@
+//! Shared helpers of the integration tests: the shipped config pointed at simulators, and
+//! simulator start-up. Quiet unless `TEST_LOG=1`.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use runner::config::{Env, EnvMode, Plan};
+use sim::drchrono::{DrChronoConfig, DrChronoHandle, DrChronoSim};
+
+/// The repository root (holds `pipelines/` and `mappings/`).
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Installs a log subscriber when `TEST_LOG` is set.
+pub fn logs() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("runner=debug")
+            .with_test_writer()
+            .try_init();
+    }
+}
+
+/// Environment variables for the shipped `systems.yaml`, pointing at local simulators.
+pub fn env(drchrono_url: &str, coda_url: &str) -> Env {
+    let vars = [
+        ("DRCHRONO_BASE_URL", drchrono_url),
+        ("DRCHRONO_CLIENT_ID", "sim-client-id"),
+        ("DRCHRONO_CLIENT_SECRET", "sim-client-secret"),
+        ("DRCHRONO_REFRESH_TOKEN", "sim-refresh-token"),
+        ("DRCHRONO_WEBHOOK_SECRET", "test-webhook-secret"),
+        ("DEEPCURA_SHARED_SECRET", "test-deepcura-secret"),
+        ("CODA_BASE_URL", coda_url),
+        ("CODA_API_TOKEN", "test-coda-token"),
+        ("CODA_DOC_ID", "doc-test"),
+        ("CODA_WRITEBACK_SECRET", "test-writeback-secret"),
+    ];
+    Env::Map(
+        vars.iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect::<BTreeMap<_, _>>(),
+    )
+}
+
+/// The shipped config with every secret set and DrChrono at `drchrono_url`. Retries are made
+/// fast so fault-injection tests finish quickly; everything else is as shipped.
+pub fn plan(drchrono_url: &str) -> Plan {
+    let (mut plan, _) = match Plan::load(
+        &repo(),
+        &env(drchrono_url, "http://127.0.0.1:9"),
+        EnvMode::Strict,
+    ) {
+        Ok(p) => p,
+        Err(d) => panic!("shipped config invalid:\n{d}"),
+    };
+    let retry = &mut plan.systems.drchrono.retry;
+    retry.base_delay_ms = 5;
+    retry.max_delay_ms = 50;
+    retry.floor_ms = 20;
+    retry.max_attempts = 12;
+    plan
+}
+
+/// A DrChrono simulator with `patients` generated patients and no rate limit.
+pub async fn drchrono(patients: usize) -> DrChronoHandle {
+    DrChronoSim::start(DrChronoConfig {
+        patients,
+        rate_limit: None,
+        ..DrChronoConfig::default()
+    })
+    .await
+    .expect("sim starts")
+}
+
+/// The name of the database a pool is connected to.
+pub async fn database_name(pool: &sqlx::PgPool) -> String {
+    sqlx::query_scalar("select current_database()")
+        .fetch_one(pool)
+        .await
+        .expect("current_database")
+}
+
+/// A `DATABASE_URL` for the database of `pool` (same server as `.env`).
+pub async fn database_url(pool: &sqlx::PgPool) -> String {
+    format!(
+        "postgres://postgres@127.0.0.1:5432/{}",
+        database_name(pool).await
+    )
+}
+
+/// Counts rows of a table.
+pub async fn count(pool: &sqlx::PgPool, sql: &'static str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.expect(sql)
+}
