@@ -74,7 +74,7 @@ pub async fn run_pipeline(
     }
     match &report.error {
         None => {
-            tracing::info!(pipeline = %report.pipeline, pages = report.pages, inserted = report.counts.inserted, updated = report.counts.updated, unchanged = report.counts.unchanged, stale = report.counts.stale, soft_deleted = report.soft_deleted, "Sync finished.")
+            tracing::info!(pipeline = %report.pipeline, pages = report.pages, inserted = report.counts.inserted, updated = report.counts.updated, unchanged = report.counts.unchanged, stale = report.counts.stale, soft_deleted = report.soft_deleted, "Sync finished.");
         }
         Some(e) => tracing::error!(pipeline = %report.pipeline, error = %e, "Sync failed."),
     }
