@@ -86,8 +86,10 @@ impl RestClient {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            i.budget.acquire().await;
+            // The token first: a refresh can take a while, and the budget must count the call
+            // when it is really sent, not before.
             let token = i.tokens.access_token().await?;
+            i.budget.acquire().await;
             let started = Instant::now();
             let resp = i.http.get(url).bearer_auth(&token).send().await;
             let status = resp.as_ref().ok().map(|r| r.status().as_u16());

@@ -3,5 +3,8 @@
 //! fresh database from `#[sqlx::test]`.
 
 mod common;
+mod link;
+mod schedule;
 mod store;
 mod sync;
+mod sync_process;

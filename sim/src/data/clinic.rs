@@ -34,6 +34,18 @@ impl Clinic {
     /// Generates a clinic with `patients` patients and `max(2, patients / 200)` doctors,
     /// anchored at `anchor` (the day the data was "exported").
     pub fn generate_at(seed: u64, patients: usize, anchor: NaiveDate) -> Clinic {
+        Clinic::generate_only(seed, patients, anchor, &Resource::ALL)
+    }
+
+    /// Like [`Clinic::generate_at`], but keeps only the `keep` tables. Records are identical
+    /// to those of the full clinic; the others are generated and dropped patient by patient,
+    /// so a benchmark can serve 200,000 patients without holding millions of visits.
+    pub fn generate_only(
+        seed: u64,
+        patients: usize,
+        anchor: NaiveDate,
+        keep: &[Resource],
+    ) -> Clinic {
         let t0 = midnight(anchor);
         let mut ids = Ids::new();
         let mut practice = SplitMix64::derive(seed, 0);
@@ -84,6 +96,11 @@ impl Clinic {
             tables[Resource::Problems as usize].extend(chart_problems);
             tables[Resource::Medications as usize].extend(meds);
             tables[Resource::Allergies as usize].extend(allergy_rows);
+            for r in Resource::ALL {
+                if !keep.contains(&r) {
+                    tables[r as usize].clear();
+                }
+            }
         }
         for r in Resource::ALL {
             tables[r as usize].sort_by_cached_key(|v| SortKey::of(r, v));
