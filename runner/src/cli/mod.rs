@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 mod context;
+mod link;
 mod migrate;
 mod progress;
+mod review;
 mod schema;
 mod sync;
 mod test;
@@ -42,6 +44,10 @@ pub enum Command {
     Sync(sync::Args),
     /// Compare DrChrono with PostgreSQL per pipeline (counts, and keys for small tables).
     Verify(verify::Args),
+    /// Re-run every linking rule of `pipelines/links.yaml` (actor `link_rules`).
+    Link(link::Args),
+    /// List the rows that wait for manual review (ids and reasons only).
+    Review(review::Args),
 }
 
 /// Runs the parsed command; returns the process exit code.
@@ -53,6 +59,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Migrate(a) => migrate::run(a).await,
         Command::Sync(a) => sync::run(&cli.config_dir, a).await,
         Command::Verify(a) => verify::run(&cli.config_dir, a).await,
+        Command::Link(a) => link::run(&cli.config_dir, a).await,
+        Command::Review(a) => review::run(&cli.config_dir, a).await,
     }
 }
 
