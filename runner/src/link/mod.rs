@@ -2,7 +2,7 @@
 //!
 //! A rule links rows of its `from` table (Deep Cura notes) to one row of its `to` table
 //! (DrChrono clinical notes), trying its strategies in order. Each rule is compiled once into a
-//! single set-based statement ([`sql`]) that, for every unlinked live `from` row:
+//! single set-based statement (see `sql.rs`) that, for every unlinked live `from` row:
 //!
 //! * takes the first strategy that finds any live target row: exactly one links the row (the
 //!   `set` columns, the method, the time; the review flag and reason are cleared), two or more
