@@ -3,6 +3,8 @@
 //!
 //! - [`data`]: the seeded clinic generator ([`data::Clinic`]).
 //! - [`drchrono`]: the DrChrono REST API v4 simulator ([`drchrono::DrChronoSim`]).
+//! - [`coda`]: the Coda API v1 simulator ([`coda::CodaSim`]).
 
+pub mod coda;
 pub mod data;
 pub mod drchrono;
