@@ -4,7 +4,9 @@
 //! - [`data`]: the seeded clinic generator ([`data::Clinic`]).
 //! - [`drchrono`]: the DrChrono REST API v4 simulator ([`drchrono::DrChronoSim`]).
 //! - [`coda`]: the Coda API v1 simulator ([`coda::CodaSim`]).
+//! - [`webhooks`]: DrChrono webhook and Deep Cura gridhook senders.
 
 pub mod coda;
 pub mod data;
 pub mod drchrono;
+pub mod webhooks;

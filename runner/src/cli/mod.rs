@@ -8,8 +8,10 @@ mod context;
 mod link;
 mod migrate;
 mod progress;
+mod replay;
 mod review;
 mod schema;
+mod serve;
 mod sync;
 mod test;
 pub use schema::stale_files;
@@ -44,6 +46,10 @@ pub enum Command {
     Sync(sync::Args),
     /// Compare DrChrono with PostgreSQL per pipeline (counts, and keys for small tables).
     Verify(verify::Args),
+    /// Serve webhooks, health and scheduled-sync routes (with the inbox worker and scheduler).
+    Serve(serve::Args),
+    /// Re-process inbox entries (received and failed by default); idempotent.
+    Replay(replay::Args),
     /// Re-run every linking rule of `pipelines/links.yaml` (actor `link_rules`).
     Link(link::Args),
     /// List the rows that wait for manual review (ids and reasons only).
@@ -59,6 +65,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Migrate(a) => migrate::run(a).await,
         Command::Sync(a) => sync::run(&cli.config_dir, a).await,
         Command::Verify(a) => verify::run(&cli.config_dir, a).await,
+        Command::Serve(a) => serve::run(&cli.config_dir, a).await,
+        Command::Replay(a) => replay::run(&cli.config_dir, a).await,
         Command::Link(a) => link::run(&cli.config_dir, a).await,
         Command::Review(a) => review::run(&cli.config_dir, a).await,
     }

@@ -1,1 +1,43 @@
-//! Webhook receivers (DrChrono, Deep Cura), the durable inbox and routing to pipelines.
+//! Webhook receivers (DrChrono, Deep Cura), the durable inbox, and routing of inbox entries
+//! to the pipelines that take them.
+//!
+//! - `/webhooks/drchrono`: handshake, then deliveries authenticated, stored in the inbox
+//!   (idempotent on the delivery id) and acknowledged; [`spawn_worker`] processes them after.
+//! - `/webhooks/deepcura`: encrypted gridhooks, decrypted ([`envelope`]), validated and
+//!   written in the request's own transaction.
+//! - [`replay`]: re-processes `received`/`failed` entries (`runner replay`).
+
+mod deepcura;
+mod drchrono;
+pub mod envelope;
+pub mod inbox;
+mod process;
+mod replay;
+mod signature;
+mod worker;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::server::AppState;
+
+pub use deepcura::GRIDHOOK_EVENT;
+pub use envelope::{EnvelopeError, derive_key};
+pub use inbox::{SOURCE_DEEPCURA, SOURCE_DRCHRONO, Status};
+pub use process::{
+    DEEPCURA_ACTOR, DRCHRONO_ACTOR, Mapped, Outcome, PING, ProcessError, actor, prepare, retryable,
+    settle, targets,
+};
+pub use replay::{ReplayFilter, ReplayReport, replay};
+pub use signature::{handshake_token, verify_signature};
+pub use worker::{DrainReport, POLL_INTERVAL, process_next, process_pending, spawn_worker};
+
+/// The webhook routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/webhooks/drchrono",
+            get(drchrono::handshake).post(drchrono::receive),
+        )
+        .route("/webhooks/deepcura", post(deepcura::receive))
+}

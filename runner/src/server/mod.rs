@@ -1,13 +1,35 @@
 //! The HTTP server of `runner serve`: the router (built by [`router`], so tests call it without
-//! a socket), shared state, health.
+//! a socket), shared state, health, the one HTTP error type, and [`serve`], which runs the
+//! router on a listener with graceful shutdown and the background inbox worker.
+
+mod error;
+mod health;
+mod serve;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Request, StatusCode};
 use sqlx::PgPool;
+use tokio::sync::Notify;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
 
 use crate::config::Plan;
 use crate::source::RestClient;
+
+pub use error::ApiError;
+pub use serve::{Shutdown, ShutdownSignal, serve, serve_with, shutdown_signal};
+
+/// Largest request body accepted, in bytes (webhooks are a few kilobytes).
+pub const BODY_LIMIT_BYTES: usize = 2 * 1024 * 1024;
+
+/// Longest a request may take before it is answered 503 (the sender retries).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What every handler shares.
 #[derive(Debug, Clone)]
@@ -18,11 +40,48 @@ pub struct AppState {
     pub plan: Arc<Plan>,
     /// The DrChrono client (shared rate budget).
     pub drchrono: RestClient,
+    /// Wakes the inbox worker when a webhook was stored (it also polls, so a lost wake-up
+    /// only delays processing).
+    pub inbox_notify: Arc<Notify>,
 }
 
-/// The whole application router.
+impl AppState {
+    /// State for `plan` on `pool`, with a DrChrono client built from `systems.yaml`.
+    pub fn new(pool: PgPool, plan: Arc<Plan>) -> Self {
+        let drchrono = RestClient::drchrono(&plan.systems.drchrono, pool.clone());
+        AppState {
+            pool,
+            plan,
+            drchrono,
+            inbox_notify: Arc::new(Notify::new()),
+        }
+    }
+}
+
+/// The whole application router, with body limits, timeouts, request ids and request spans
+/// (method and path only: query strings and bodies are never logged).
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .merge(health::routes())
+        .merge(crate::ingest::routes())
         .merge(crate::schedule::routes())
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<axum::body::Body>| {
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
 }

@@ -3,8 +3,11 @@
 //! fresh database from `#[sqlx::test]`.
 
 mod common;
+mod deepcura;
 mod link;
+mod replay;
 mod schedule;
 mod store;
 mod sync;
 mod sync_process;
+mod webhooks;

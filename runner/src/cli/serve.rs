@@ -1,0 +1,84 @@
+//! `runner serve`: the HTTP server (webhooks, health, scheduled-sync routes) with the inbox
+//! worker and, unless `--no-scheduler`, the embedded scheduler. Listens on `$PORT` when set
+//! (Cloud Run), else on `--listen`; stops gracefully on SIGTERM or Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::server::{AppState, serve_with, shutdown_signal};
+
+/// Arguments of `runner serve`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Address to listen on when `$PORT` is not set.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Do not run the embedded scheduler (Cloud Scheduler calls `/sync/*` instead).
+    #[arg(long)]
+    pub no_scheduler: bool,
+}
+
+/// Where to listen: `0.0.0.0:$PORT` when `PORT` is set, else `listen`.
+pub fn listen_addr(port: Option<&str>, listen: SocketAddr) -> anyhow::Result<SocketAddr> {
+    match port {
+        Some(p) => {
+            let port: u16 = p
+                .trim()
+                .parse()
+                .with_context(|| format!("PORT is not a port number: {p:?}"))?;
+            Ok(SocketAddr::from(([0, 0, 0, 0], port)))
+        }
+        None => Ok(listen),
+    }
+}
+
+/// Runs the command until shutdown.
+pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
+    let plan = super::context::plan(dir)?;
+    let pool = super::context::database().await?;
+    let state = AppState::new(pool, Arc::new(plan));
+    let addr = listen_addr(std::env::var("PORT").ok().as_deref(), args.listen)?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let scheduler = !args.no_scheduler;
+    serve_with(state, listener, shutdown_signal(), move |state, stop| {
+        background(state, stop, scheduler)
+    })
+    .await
+    .context("server failed")?;
+    Ok(0)
+}
+
+/// The background tasks besides the inbox worker (which `serve_with` always starts). The
+/// embedded scheduler joins them here once `crate::schedule` provides it.
+fn background(
+    _state: &AppState,
+    _stop: crate::server::Shutdown,
+    scheduler: bool,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    if scheduler {
+        tracing::warn!("This build has no embedded scheduler; only the inbox worker runs.");
+    }
+    Vec::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_wins_over_listen() {
+        let listen: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        assert_eq!(listen_addr(None, listen).unwrap(), listen);
+        assert_eq!(
+            listen_addr(Some("9000"), listen).unwrap(),
+            "0.0.0.0:9000".parse().unwrap()
+        );
+        assert!(listen_addr(Some("http"), listen).is_err());
+    }
+}

@@ -1,0 +1,229 @@
+//! Processing one inbox entry: route it to its pipelines, map it (pure), then upsert every
+//! pipeline's rows and run the link rules in one savepoint of the caller's transaction, and
+//! record the outcome on the entry. A mapping failure or a refused write marks the entry
+//! `failed` with a reason made of ids and names (never values); a lost database leaves it as
+//! it was, for the worker's next round or `runner replay`.
+
+use serde_json::Value;
+use sqlx::{Connection, PgConnection};
+
+use super::inbox::{self, Entry, SOURCE_DEEPCURA, SOURCE_DRCHRONO, Status};
+use crate::config::links::LinksFile;
+use crate::config::{Plan, PlannedPipeline};
+use crate::mapping::{MappingError, Row};
+use crate::store::{PreparedUpsert, StoreError, UpsertCounts, set_actor};
+use crate::sync::upsert_target;
+
+/// The audit actor of DrChrono webhook writes.
+pub const DRCHRONO_ACTOR: &str = "drchrono_webhook";
+/// The audit actor of Deep Cura gridhook writes.
+pub const DEEPCURA_ACTOR: &str = "deepcura_webhook";
+/// DrChrono's manual "Ping webhook" event: stored, never processed.
+pub const PING: &str = "PING";
+
+/// Why an entry cannot be mapped. `Display` shows ids and names only.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProcessError {
+    /// The entry has no JSON payload.
+    #[error("the entry has no JSON payload")]
+    NoPayload,
+    /// The pipeline's `webhooks.object` path finds no object in the payload.
+    #[error("{pipeline}: the payload has no object at the pipeline's webhook path")]
+    NoObject {
+        /// The pipeline.
+        pipeline: String,
+    },
+    /// The object does not map (the message hides the value).
+    #[error("{error} (record id {record})")]
+    Mapping {
+        /// The mapping error.
+        error: MappingError,
+        /// The source record's id, or `?`.
+        record: String,
+    },
+}
+
+/// What processing an entry did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Rows written (counts summed over its pipelines).
+    Processed(UpsertCounts),
+    /// No pipeline takes the entry.
+    Ignored,
+    /// Not written; the entry is `failed` with this reason.
+    Failed(String),
+}
+
+/// Rows ready to upsert, per pipeline.
+pub type Mapped<'a> = Vec<(&'a PlannedPipeline, Vec<Row>)>;
+
+/// The audit actor for writes from `source`.
+pub fn actor(source: &str) -> &'static str {
+    if source == SOURCE_DEEPCURA {
+        DEEPCURA_ACTOR
+    } else {
+        DRCHRONO_ACTOR
+    }
+}
+
+/// The pipelines an entry feeds, in dependency order. DrChrono: every pipeline whose
+/// `webhooks.events` lists the event (`PING` feeds none). Other sources push their records
+/// whole: every pipeline whose source system is the entry's source.
+pub fn targets<'a>(plan: &'a Plan, source: &str, event: Option<&str>) -> Vec<&'a PlannedPipeline> {
+    plan.pipelines
+        .iter()
+        .filter(|p| {
+            if source == SOURCE_DRCHRONO {
+                let Some(event) = event.filter(|e| *e != PING) else {
+                    return false;
+                };
+                p.file.source.system == SOURCE_DRCHRONO
+                    && p.file
+                        .webhooks
+                        .as_ref()
+                        .is_some_and(|w| w.events.iter().any(|e| e == event))
+            } else {
+                p.file.source.system == source
+            }
+        })
+        .collect()
+}
+
+/// Maps `payload` for every target pipeline. `Ok(None)`: nothing takes it (ignored).
+pub fn prepare<'a>(
+    plan: &'a Plan,
+    source: &str,
+    event: Option<&str>,
+    payload: Option<&Value>,
+) -> Result<Option<Mapped<'a>>, ProcessError> {
+    let targets = targets(plan, source, event);
+    if targets.is_empty() {
+        return Ok(None);
+    }
+    let payload = payload.ok_or(ProcessError::NoPayload)?;
+    let mut mapped = Vec::with_capacity(targets.len());
+    for p in targets {
+        let object = match &p.mapping.webhook_object {
+            Some(path) => path.one(payload),
+            None => payload.clone(),
+        };
+        if !object.is_object() {
+            return Err(ProcessError::NoObject {
+                pipeline: p.mapping.name.clone(),
+            });
+        }
+        let rows = p
+            .mapping
+            .map_record(&object)
+            .map_err(|error| ProcessError::Mapping {
+                error,
+                record: record_id(&object),
+            })?;
+        mapped.push((p, rows));
+    }
+    Ok(Some(mapped))
+}
+
+/// Processes a claimed entry inside `tx` (an open transaction): sets the audit actor, writes
+/// in a savepoint and records the outcome on the entry. `Err` only when the database failed
+/// in a way worth retrying; the caller then rolls back and the entry stays as it was.
+pub async fn settle(
+    tx: &mut PgConnection,
+    plan: &Plan,
+    entry: &Entry,
+) -> Result<Outcome, StoreError> {
+    let payload = entry.payload.as_ref().map(|j| &j.0);
+    let mapped = match prepare(plan, &entry.source, entry.event.as_deref(), payload) {
+        Ok(Some(m)) => m,
+        Ok(None) => {
+            inbox::finish(tx, entry.id, Status::Ignored, None).await?;
+            return Ok(Outcome::Ignored);
+        }
+        Err(e) => {
+            let reason = e.to_string();
+            inbox::finish(tx, entry.id, Status::Failed, Some(&reason)).await?;
+            return Ok(Outcome::Failed(reason));
+        }
+    };
+    set_actor(tx, actor(&entry.source)).await?;
+    let mut savepoint = tx
+        .begin()
+        .await
+        .map_err(|e| StoreError::from_sqlx("open a savepoint", e))?;
+    match write(&mut savepoint, &plan.links, &mapped).await {
+        Ok(counts) => {
+            savepoint
+                .commit()
+                .await
+                .map_err(|e| StoreError::from_sqlx("release a savepoint", e))?;
+            inbox::finish(tx, entry.id, Status::Processed, None).await?;
+            Ok(Outcome::Processed(counts))
+        }
+        Err(e) if retryable(&e) => Err(e),
+        Err(e) => {
+            savepoint
+                .rollback()
+                .await
+                .map_err(|e| StoreError::from_sqlx("roll back a savepoint", e))?;
+            let reason = e.to_string();
+            inbox::finish(tx, entry.id, Status::Failed, Some(&reason)).await?;
+            Ok(Outcome::Failed(reason))
+        }
+    }
+}
+
+/// Upserts every pipeline's rows, then runs the link rules of each table that changed.
+async fn write(
+    conn: &mut PgConnection,
+    links: &LinksFile,
+    mapped: &Mapped<'_>,
+) -> Result<UpsertCounts, StoreError> {
+    let mut total = UpsertCounts::default();
+    let mut changed: Vec<&str> = Vec::new();
+    for (p, rows) in mapped {
+        let counts = PreparedUpsert::new(&upsert_target(&p.mapping))?
+            .execute(conn, rows)
+            .await?;
+        total += counts;
+        if counts.inserted + counts.updated > 0 && !changed.contains(&p.mapping.table.as_str()) {
+            changed.push(&p.mapping.table);
+        }
+    }
+    for table in changed {
+        crate::link::after_upsert(conn, links, table).await?;
+    }
+    Ok(total)
+}
+
+/// Whether a store error is worth retrying later unchanged (the database is away or busy),
+/// as opposed to a refusal that will repeat until data or config change.
+pub fn retryable(e: &StoreError) -> bool {
+    e.is_transient() || matches!(e, StoreError::Driver { .. })
+}
+
+/// The record's id for messages (ids are not patient data).
+fn record_id(rec: &Value) -> String {
+    ["id", "note_id"]
+        .iter()
+        .find_map(|k| rec.get(*k).filter(|v| v.is_string() || v.is_number()))
+        .map_or_else(|| "?".into(), |v| v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn record_ids_come_from_id_fields_only() {
+        assert_eq!(record_id(&json!({"id": 7, "first_name": "X"})), "7");
+        assert_eq!(record_id(&json!({"note_id": "abc"})), "\"abc\"");
+        assert_eq!(record_id(&json!({"name": "X"})), "?");
+    }
+
+    #[test]
+    fn actors_follow_the_source() {
+        assert_eq!(actor(SOURCE_DEEPCURA), DEEPCURA_ACTOR);
+        assert_eq!(actor(SOURCE_DRCHRONO), DRCHRONO_ACTOR);
+    }
+}

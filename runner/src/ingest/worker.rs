@@ -1,0 +1,122 @@
+//! The inbox worker: processes `received` entries after they were acknowledged. It wakes when
+//! a webhook is stored ([`AppState::inbox_notify`]) and polls periodically, so entries left by
+//! a crash or a database outage are picked up too. Each entry is claimed with
+//! `FOR UPDATE SKIP LOCKED` and processed in its own transaction.
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+use tokio::task::JoinHandle;
+
+use super::inbox;
+use super::process::{Outcome, retryable, settle};
+use crate::config::Plan;
+use crate::server::{AppState, Shutdown};
+use crate::store::StoreError;
+
+/// How often the worker looks at the inbox without being woken.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(10);
+
+/// First wait after a database failure; doubles up to [`MAX_BACKOFF`].
+const MIN_BACKOFF: Duration = Duration::from_millis(500);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// What a drain of the inbox did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DrainReport {
+    /// Entries written.
+    pub processed: u64,
+    /// Entries nothing takes.
+    pub ignored: u64,
+    /// Entries marked failed.
+    pub failed: u64,
+}
+
+/// Processes the oldest `received` entry, if any (claimed, processed and committed in one
+/// transaction). `Ok(None)` when the inbox has nothing pending.
+pub async fn process_next(pool: &PgPool, plan: &Plan) -> Result<Option<Outcome>, StoreError> {
+    let mut tx = pool
+        .begin()
+        .await
+        .map_err(|e| StoreError::from_sqlx("begin", e))?;
+    let Some(entry) = inbox::claim_next(&mut tx).await? else {
+        return Ok(None);
+    };
+    let outcome = settle(&mut tx, plan, &entry).await?;
+    tx.commit()
+        .await
+        .map_err(|e| StoreError::from_sqlx("commit", e))?;
+    log(entry.id, entry.event.as_deref(), &outcome);
+    Ok(Some(outcome))
+}
+
+/// Processes every pending entry, oldest first, until none is left (or `stop` fires).
+pub async fn process_pending(
+    pool: &PgPool,
+    plan: &Plan,
+    stop: Option<&Shutdown>,
+) -> Result<DrainReport, StoreError> {
+    let mut report = DrainReport::default();
+    while !stop.is_some_and(Shutdown::is_triggered) {
+        match process_next(pool, plan).await? {
+            None => break,
+            Some(Outcome::Processed(_)) => report.processed += 1,
+            Some(Outcome::Ignored) => report.ignored += 1,
+            Some(Outcome::Failed(_)) => report.failed += 1,
+        }
+    }
+    Ok(report)
+}
+
+/// Starts the worker; it finishes its current entry and returns once `stop` fires.
+pub fn spawn_worker(state: AppState, mut stop: Shutdown) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut backoff = MIN_BACKOFF;
+        loop {
+            let wait = match process_pending(&state.pool, &state.plan, Some(&stop)).await {
+                Ok(_) => {
+                    backoff = MIN_BACKOFF;
+                    POLL_INTERVAL
+                }
+                Err(e) => {
+                    let level_wait = backoff;
+                    if retryable(&e) {
+                        tracing::warn!(error = %e, retry_in_ms = level_wait.as_millis() as u64, "Inbox worker: database unavailable.");
+                    } else {
+                        tracing::error!(error = %e, retry_in_ms = level_wait.as_millis() as u64, "Inbox worker failed.");
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    level_wait
+                }
+            };
+            if stop.is_triggered() {
+                break;
+            }
+            tokio::select! {
+                () = state.inbox_notify.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+                () = stop.wait() => break,
+            }
+        }
+        tracing::debug!("Inbox worker stopped.");
+    })
+}
+
+fn log(id: i64, event: Option<&str>, outcome: &Outcome) {
+    let event = event.unwrap_or("-");
+    match outcome {
+        Outcome::Processed(c) => tracing::info!(
+            inbox_id = id,
+            event,
+            inserted = c.inserted,
+            updated = c.updated,
+            unchanged = c.unchanged,
+            stale = c.stale,
+            "Webhook processed."
+        ),
+        Outcome::Ignored => tracing::info!(inbox_id = id, event, "Webhook ignored."),
+        Outcome::Failed(reason) => {
+            tracing::warn!(inbox_id = id, event, reason = %reason, "Webhook failed; kept for replay.");
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Running the router on a socket: graceful shutdown (stop accepting, drain in-flight
+//! requests, then let background work finish its current item) and the background tasks that
+//! live as long as the server (the inbox worker, and whatever the caller adds).
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::{AppState, router};
+
+/// How long background tasks get to finish their current item after the server stopped.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Tells background tasks to stop; cheap to clone, one per task.
+#[derive(Debug, Clone)]
+pub struct Shutdown(watch::Receiver<bool>);
+
+/// The sending side of [`Shutdown`].
+#[derive(Debug)]
+pub struct ShutdownSignal(watch::Sender<bool>);
+
+impl Shutdown {
+    /// A new signal and its receiver.
+    pub fn channel() -> (ShutdownSignal, Shutdown) {
+        let (tx, rx) = watch::channel(false);
+        (ShutdownSignal(tx), Shutdown(rx))
+    }
+
+    /// Whether shutdown was asked for (or the signal was dropped).
+    pub fn is_triggered(&self) -> bool {
+        *self.0.borrow() || self.0.has_changed().is_err()
+    }
+
+    /// Resolves once shutdown is asked for (or the signal is dropped).
+    pub async fn wait(&mut self) {
+        let _ = self.0.wait_for(|stop| *stop).await;
+    }
+}
+
+impl ShutdownSignal {
+    /// Asks every [`Shutdown`] holder to stop.
+    pub fn trigger(&self) {
+        self.0.send_replace(true);
+    }
+}
+
+/// Resolves on SIGTERM (Cloud Run stopping the instance) or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("Shutdown requested; draining.");
+}
+
+/// Serves [`router`] on `listener` with the inbox worker running, until `shutdown` resolves;
+/// then drains in-flight requests and waits for the worker to finish its current entry.
+/// Tests bind `127.0.0.1:0` and pass a oneshot receiver as `shutdown`.
+pub async fn serve<F>(state: AppState, listener: TcpListener, shutdown: F) -> std::io::Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    serve_with(state, listener, shutdown, |_, _| Vec::new()).await
+}
+
+/// [`serve`], plus background tasks started by `background` (for example the scheduler);
+/// they get a [`Shutdown`] and are awaited after the server has drained.
+pub async fn serve_with<F, B>(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: F,
+    background: B,
+) -> std::io::Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+    B: FnOnce(&AppState, Shutdown) -> Vec<JoinHandle<()>>,
+{
+    let (signal, stop) = Shutdown::channel();
+    let mut tasks = vec![crate::ingest::spawn_worker(state.clone(), stop.clone())];
+    tasks.extend(background(&state, stop));
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "Listening.");
+    }
+    let served = axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    signal.trigger();
+    let all = futures_join(tasks);
+    if tokio::time::timeout(DRAIN_TIMEOUT, all).await.is_err() {
+        tracing::warn!("Background work did not finish in time; stopping anyway.");
+    }
+    tracing::info!("Server stopped.");
+    served
+}
+
+async fn futures_join(tasks: Vec<JoinHandle<()>>) {
+    for t in tasks {
+        if let Err(e) = t.await
+            && e.is_panic()
+        {
+            tracing::error!("A background task panicked.");
+        }
+    }
+}
