@@ -1,11 +1,15 @@
-//! Scheduling: `/sync/*` routes for Cloud Scheduler (OIDC), the embedded cron scheduler and
-//! per-pipeline advisory locks.
+//! Scheduling: the `/sync/*` routes that Cloud Scheduler calls with an OIDC token, the
+//! embedded cron scheduler of `runner serve`, and the per-pipeline advisory locks that keep
+//! every trigger, on every instance, from running one pipeline twice at once.
 
-use axum::Router;
+pub mod lock;
+mod routes;
+mod run;
+mod scheduler;
 
-use crate::server::AppState;
-
-/// The `/sync/*` routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-}
+pub use lock::PipelineLock;
+pub use routes::{SYNC_WAIT, routes, routes_with_wait};
+pub use run::{Outcome, run_locked, runnable};
+pub use scheduler::{
+    Clock, SystemClock, TokioClock, parse_schedule, spawn_scheduler, spawn_scheduler_with_clock,
+};

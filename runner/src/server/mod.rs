@@ -4,6 +4,7 @@
 
 mod error;
 mod health;
+pub mod oidc;
 mod serve;
 
 use std::sync::Arc;
@@ -43,6 +44,8 @@ pub struct AppState {
     /// Wakes the inbox worker when a webhook was stored (it also polls, so a lost wake-up
     /// only delays processing).
     pub inbox_notify: Arc<Notify>,
+    /// Verifies the OIDC tokens of `/sync/*` callers; `None` refuses them all (401).
+    pub oidc: Option<Arc<oidc::OidcVerifier>>,
 }
 
 impl AppState {
@@ -54,6 +57,7 @@ impl AppState {
             plan,
             drchrono,
             inbox_notify: Arc::new(Notify::new()),
+            oidc: None,
         }
     }
 }
