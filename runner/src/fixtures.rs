@@ -125,8 +125,14 @@ fn compare(
 }
 
 fn diff(expected: &[Map<String, Value>], actual: &[Map<String, Value>]) -> String {
-    let e = serde_json::to_string_pretty(expected).unwrap_or_default();
-    let a = serde_json::to_string_pretty(actual).unwrap_or_default();
+    // Sorted keys, so the diff shows values that differ, not key order.
+    let sorted = |rows: &[Map<String, Value>]| -> Vec<std::collections::BTreeMap<String, Value>> {
+        rows.iter()
+            .map(|r| r.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .collect()
+    };
+    let e = serde_json::to_string_pretty(&sorted(expected)).unwrap_or_default();
+    let a = serde_json::to_string_pretty(&sorted(actual)).unwrap_or_default();
     let mut out = String::new();
     for change in similar::TextDiff::from_lines(&e, &a).iter_all_changes() {
         let sign = match change.tag() {

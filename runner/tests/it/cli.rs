@@ -1,0 +1,220 @@
+//! The config verbs as an engineer runs them: `runner validate`, `runner test`, `runner schema`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::common;
+
+fn runner(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_runner"));
+    cmd.arg("--config-dir").arg(dir).env_remove("DATABASE_URL");
+    for var in [
+        "DRCHRONO_CLIENT_ID",
+        "DRCHRONO_CLIENT_SECRET",
+        "DRCHRONO_REFRESH_TOKEN",
+        "DRCHRONO_WEBHOOK_SECRET",
+        "DEEPCURA_SHARED_SECRET",
+        "CODA_API_TOKEN",
+        "CODA_DOC_ID",
+        "CODA_WRITEBACK_SECRET",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+fn out(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// A copy of the shipped config (and schemas) that a test may break.
+fn copy() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("runner-cli-{}", uuid::Uuid::new_v4()));
+    for sub in ["pipelines", "pipelines/tests", "mappings", "schema"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+        for e in std::fs::read_dir(common::repo().join(sub))
+            .unwrap()
+            .flatten()
+        {
+            if e.path().is_file() {
+                std::fs::copy(e.path(), dir.join(sub).join(e.file_name())).unwrap();
+            }
+        }
+    }
+    dir
+}
+
+fn replace(path: &Path, from: &str, to: &str) {
+    let s = std::fs::read_to_string(path).unwrap();
+    assert!(s.contains(from), "{from:?} not in {}", path.display());
+    std::fs::write(path, s.replacen(from, to, 1)).unwrap();
+}
+
+#[test]
+fn validate_passes_on_the_shipped_config() {
+    let o = runner(&common::repo()).arg("validate").output().unwrap();
+    assert!(o.status.success(), "{:?}", out(&o));
+}
+
+#[test]
+fn validate_reports_a_typo_a_wrong_type_and_a_dangling_link_at_once_with_locations() {
+    let dir = copy();
+    replace(
+        &dir.join("pipelines/patients.yaml"),
+        "\ntarget:",
+        "\ntargte:\n  table: x\ntarget:",
+    );
+    replace(
+        &dir.join("pipelines/medications.yaml"),
+        "\nfields:\n",
+        "\nfields:\n  x_bogus: {path: $.id, required: \"yes\"}\n",
+    );
+    replace(
+        &dir.join("pipelines/links.yaml"),
+        "to: clinical_notes",
+        "to: clinical_notez",
+    );
+    let o = runner(&dir).arg("validate").output().unwrap();
+    let (_, stderr) = out(&o);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    let located = |file: &str, needle: &str| {
+        stderr.lines().any(|l| {
+            let parts: Vec<&str> = l.splitn(4, ':').collect();
+            parts.len() == 4
+                && parts[0].ends_with(file)
+                && parts[1].parse::<u32>().is_ok_and(|n| n > 1)
+                && parts[2].parse::<u32>().is_ok()
+                && parts[3].contains(needle)
+        })
+    };
+    assert!(located("patients.yaml", "unknown key `targte`"), "{stderr}");
+    assert!(located("medications.yaml", "boolean"), "{stderr}");
+    assert!(located("links.yaml", "clinical_notez"), "{stderr}");
+
+    let o = runner(&dir)
+        .args(["validate", "--format", "github"])
+        .output()
+        .unwrap();
+    let (stdout, _) = out(&o);
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("::error file=") && l.contains("patients.yaml,line=")),
+        "{stdout}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn validate_env_names_each_unset_variable() {
+    let o = runner(&common::repo())
+        .args(["validate", "--env"])
+        .output()
+        .unwrap();
+    let (_, stderr) = out(&o);
+    assert_eq!(o.status.code(), Some(1));
+    for var in [
+        "DRCHRONO_CLIENT_ID",
+        "DRCHRONO_REFRESH_TOKEN",
+        "DEEPCURA_SHARED_SECRET",
+        "CODA_API_TOKEN",
+        "CODA_DOC_ID",
+    ] {
+        assert!(
+            stderr.contains(&format!("environment variable {var} is not set")),
+            "{var}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn runner_test_passes_and_a_wrong_expectation_prints_a_diff() {
+    let o = runner(&common::repo()).arg("test").output().unwrap();
+    let (stdout, _) = out(&o);
+    assert!(o.status.success(), "{stdout}");
+    assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+
+    let dir = copy();
+    let fixture = dir.join("pipelines/tests/providers.yaml");
+    let text = std::fs::read_to_string(&fixture).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("last_name:") && l.starts_with("        "))
+        .expect("an expected last_name")
+        .to_string();
+    std::fs::write(
+        &fixture,
+        text.replacen(
+            &line,
+            &format!("{}: Zzwrong", line.split(':').next().unwrap()),
+            1,
+        ),
+    )
+    .unwrap();
+    let o = runner(&dir).arg("test").output().unwrap();
+    let (stdout, _) = out(&o);
+    assert_eq!(o.status.code(), Some(1), "{stdout}");
+    let minus = stdout
+        .lines()
+        .any(|l| l.trim_start().starts_with('-') && l.contains("\"last_name\": \"Zzwrong\""));
+    let plus = stdout
+        .lines()
+        .any(|l| l.trim_start().starts_with('+') && l.contains("\"last_name\""));
+    assert!(stdout.contains("FAIL") && minus && plus, "{stdout}");
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.trim_start().starts_with(['-', '+']))
+            .count(),
+        2,
+        "only the differing value: {stdout}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn schema_check_detects_a_stale_schema_and_schema_rewrites_it() {
+    let dir = copy();
+    std::fs::create_dir_all(dir.join("docs")).unwrap();
+    std::fs::copy(
+        common::repo().join("docs/configuration.md"),
+        dir.join("docs/configuration.md"),
+    )
+    .unwrap();
+    assert!(
+        runner(&dir)
+            .args(["schema", "--check"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    std::fs::write(dir.join("schema/pipeline.schema.json"), "{}\n").unwrap();
+    let o = runner(&dir).args(["schema", "--check"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        out(&o)
+            .1
+            .contains("schema/pipeline.schema.json is out of date: run `runner schema`")
+    );
+    assert!(
+        runner(&dir)
+            .arg("schema")
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    assert!(
+        runner(&dir)
+            .args(["schema", "--check"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
