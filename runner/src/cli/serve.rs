@@ -54,17 +54,19 @@ pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// The background tasks besides the inbox worker (which `serve_with` always starts). The
-/// embedded scheduler joins them here once `crate::schedule` provides it.
+/// The background tasks besides the inbox worker (which `serve_with` always starts): the
+/// embedded scheduler, unless switched off.
 fn background(
-    _state: &AppState,
-    _stop: crate::server::Shutdown,
+    state: &AppState,
+    mut stop: crate::server::Shutdown,
     scheduler: bool,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    if scheduler {
-        tracing::warn!("This build has no embedded scheduler; only the inbox worker runs.");
+    if !scheduler {
+        tracing::info!("Embedded scheduler off (--no-scheduler).");
+        return Vec::new();
     }
-    Vec::new()
+    let stopped = async move { stop.wait().await };
+    vec![crate::schedule::spawn_scheduler(state.clone(), stopped)]
 }
 
 #[cfg(test)]
