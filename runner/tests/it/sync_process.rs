@@ -1,8 +1,10 @@
 //! `runner sync` and `runner verify` as a user runs them: the real binary, its exit status and
 //! output, a kill in the middle of a backfill, and the DrChrono limits.
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
+
 use std::time::Duration;
+use tokio::process::Command;
 
 use sim::drchrono::{DrChronoConfig, DrChronoHandle, DrChronoSim, FaultConfig, RateLimitConfig};
 use sqlx::PgPool;
@@ -65,8 +67,7 @@ async fn a_backfill_killed_midway_and_restarted_ends_exact_without_duplicates(po
             break;
         }
     }
-    child.kill().unwrap();
-    let _ = child.wait();
+    child.kill().await.unwrap();
     let partial = common::count(
         &pool,
         "select count(*) from sync_log where status = 'running'",
@@ -79,9 +80,15 @@ async fn a_backfill_killed_midway_and_restarted_ends_exact_without_duplicates(po
         .await
         .args(["sync", "--all"])
         .output()
+        .await
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    let out = runner(&sim, &pool).await.arg("verify").output().unwrap();
+    let out = runner(&sim, &pool)
+        .await
+        .arg("verify")
+        .output()
+        .await
+        .unwrap();
     assert!(
         out.status.success(),
         "verify after restart:\n{}",
@@ -107,6 +114,7 @@ async fn verify_names_a_mismatch_and_exits_non_zero(pool: PgPool) {
         .await
         .args(["sync", "providers", "patients"])
         .output()
+        .await
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
     let extra = sim.state().create_record(sim::data::Resource::Patients, serde_json::json!({"first_name": "Zzlate", "last_name": "Fakeson", "gender": "Other", "doctor": sim.state().records(sim::data::Resource::Doctors)[0]["id"]})).unwrap();
@@ -114,6 +122,7 @@ async fn verify_names_a_mismatch_and_exits_non_zero(pool: PgPool) {
         .await
         .args(["verify", "patients"])
         .output()
+        .await
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -130,7 +139,7 @@ async fn a_failing_pipeline_exits_non_zero_with_a_one_line_reason(pool: PgPool) 
     let mut cmd = runner(&sim, &pool).await;
     cmd.env("DRCHRONO_CLIENT_SECRET", "wrong")
         .args(["sync", "providers"]);
-    let out = cmd.output().unwrap();
+    let out = cmd.output().await.unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     let line = stderr
@@ -184,7 +193,7 @@ async fn a_backfill_within_the_declared_budget_is_never_throttled(pool: PgPool) 
     }
     let stats = sim.state().stats();
     assert!(
-        stats.requests_total > 24,
+        stats.requests_total > 12,
         "the backfill needs more than one budget window: {stats:?}"
     );
     assert_eq!(stats.throttled, 0, "{stats:?}");
