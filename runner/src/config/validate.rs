@@ -189,10 +189,13 @@ fn check_pipelines(config: &Config, diags: &mut Diagnostics) -> BTreeMap<String,
                 ));
             }
         }
-        if p.schedule.split_whitespace().count() != 5 {
+        if let Err(e) = crate::schedule::parse_schedule(&p.schedule) {
             diags.push(src.error(
                 "/schedule",
-                "a schedule is a 5-field cron expression, for example `*/15 * * * *`",
+                format!(
+                    "`{}` is not a cron expression ({e}); for example `*/15 * * * *`",
+                    p.schedule
+                ),
             ));
         }
         for (col, m) in &p.fields {
