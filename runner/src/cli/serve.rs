@@ -20,6 +20,67 @@ pub struct Args {
     /// Do not run the embedded scheduler (Cloud Scheduler calls `/sync/*` instead).
     #[arg(long)]
     pub no_scheduler: bool,
+    /// Google OIDC verification of `/sync/*` (and Pub/Sub push) callers.
+    #[command(flatten)]
+    pub oidc: OidcArgs,
+}
+
+/// Who may call `/sync/*`: the OIDC token's audience, issuer and service-account emails.
+/// Without an audience and at least one email the routes refuse every call.
+#[derive(Debug, Clone, clap::Args)]
+pub struct OidcArgs {
+    /// Required `aud` of the ID token (the audience set on the Scheduler job and the Pub/Sub
+    /// subscription).
+    #[arg(long = "oidc-audience", env = "OIDC_AUDIENCE", default_value = "")]
+    pub audience: String,
+    /// Allowed service-account emails, comma-separated.
+    #[arg(
+        long = "oidc-allowed-emails",
+        env = "OIDC_ALLOWED_EMAILS",
+        default_value = ""
+    )]
+    pub allowed_emails: String,
+    /// JSON Web Key Set of the signer.
+    #[arg(
+        long = "oidc-jwks-url",
+        env = "OIDC_JWKS_URL",
+        default_value = "https://www.googleapis.com/oauth2/v3/certs"
+    )]
+    pub jwks_url: String,
+    /// Accepted issuers, comma-separated.
+    #[arg(
+        long = "oidc-issuers",
+        env = "OIDC_ISSUERS",
+        default_value = "https://accounts.google.com,accounts.google.com"
+    )]
+    pub issuers: String,
+}
+
+impl OidcArgs {
+    /// The verifier, or `None` (with a warning) when the settings are incomplete.
+    pub fn verifier(&self) -> Option<Arc<crate::server::oidc::OidcVerifier>> {
+        let list = |s: &str| {
+            s.split(',')
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(String::from)
+                .collect::<Vec<_>>()
+        };
+        let config = crate::server::oidc::OidcConfig {
+            jwks_url: self.jwks_url.clone(),
+            issuers: list(&self.issuers),
+            audience: self.audience.trim().to_string(),
+            allowed_emails: list(&self.allowed_emails),
+            ..crate::server::oidc::OidcConfig::default()
+        };
+        match crate::server::oidc::OidcVerifier::new(config) {
+            Ok(v) => Some(Arc::new(v)),
+            Err(e) => {
+                tracing::warn!(reason = %e, "OIDC not configured: /sync/* refuses every call.");
+                None
+            }
+        }
+    }
 }
 
 /// Where to listen: `0.0.0.0:$PORT` when `PORT` is set, else `listen`.
@@ -40,7 +101,8 @@ pub fn listen_addr(port: Option<&str>, listen: SocketAddr) -> anyhow::Result<Soc
 pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
     let plan = super::context::plan(dir)?;
     let pool = super::context::database().await?;
-    let state = AppState::new(pool, Arc::new(plan));
+    let mut state = AppState::new(pool, Arc::new(plan));
+    state.oidc = args.oidc.verifier();
     let addr = listen_addr(std::env::var("PORT").ok().as_deref(), args.listen)?;
     let listener = TcpListener::bind(addr)
         .await
