@@ -9,6 +9,7 @@ pub mod fixtures;
 pub mod ingest;
 pub mod link;
 pub mod mapping;
+pub mod push;
 pub mod schedule;
 pub mod server;
 pub mod source;
