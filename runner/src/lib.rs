@@ -3,7 +3,9 @@
 //! PostgreSQL flows into Coda.
 
 pub mod cli;
+pub mod coda_check;
 pub mod config;
+pub mod demo;
 pub mod docs;
 pub mod fixtures;
 pub mod ingest;

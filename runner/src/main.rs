@@ -6,8 +6,10 @@ use clap::Parser;
 async fn main() {
     // reqwest is built without a default TLS provider; ring is ours.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    runner::telemetry::init();
     let cli = runner::cli::Cli::parse();
+    // The demo prints its own story; its servers' info lines would drown it.
+    let quiet = matches!(cli.command, runner::cli::Command::Demo(_));
+    runner::telemetry::init(if quiet { "warn" } else { "warn,runner=info" });
     let code = match runner::cli::run(cli).await {
         Ok(code) => code,
         Err(e) => {

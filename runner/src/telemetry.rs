@@ -3,10 +3,10 @@
 
 use tracing_subscriber::EnvFilter;
 
-/// Installs the global subscriber once; later calls are no-ops.
-pub fn init() {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,runner=info"));
+/// Installs the global subscriber once; later calls are no-ops. `default` is the filter used
+/// when `RUST_LOG` is unset (for example `warn,runner=info`).
+pub fn init(default: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

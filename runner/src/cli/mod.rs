@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+mod coda;
 mod context;
+mod demo;
 mod link;
 mod migrate;
 mod progress;
@@ -34,6 +36,11 @@ pub struct Cli {
 /// The verbs.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Compare the live Coda doc with `mappings/*.yaml` (`runner coda check`).
+    Coda(coda::Args),
+    /// The whole flow against the simulators and a local PostgreSQL: backfill, webhooks, Deep
+    /// Cura notes, linking, Coda push, and a summary. Keeps serving until Ctrl-C.
+    Demo(demo::Args),
     /// Check every config file against its schema and across files; report every error.
     Validate(validate::Args),
     /// Run the fixture tests in `pipelines/tests/` (no database needed).
@@ -59,6 +66,8 @@ pub enum Command {
 /// Runs the parsed command; returns the process exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
+        Command::Coda(a) => coda::run(&cli.config_dir, a).await,
+        Command::Demo(a) => demo::run(&cli.config_dir, a).await,
         Command::Validate(a) => validate::run(&cli.config_dir, a).await,
         Command::Test(a) => test::run(&cli.config_dir, &a),
         Command::Schema(a) => schema::run(&cli.config_dir, &a),

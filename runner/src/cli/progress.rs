@@ -101,7 +101,7 @@ impl Progress for CliProgress {
                     .or_insert((0, 0, Instant::now()));
                 e.0 += records;
                 e.1 += 1;
-                if e.1 % 20 == 1 {
+                if e.1 % 20 == 0 {
                     let rate = e.0 as f64 / e.2.elapsed().as_secs_f64().max(0.001);
                     eprintln!(
                         "{pipeline}: {} records, {} pages, {rate:.0} records/s, window {}/{segments}",

@@ -35,20 +35,25 @@ pub fn create(
     record.insert(EXTRA_FIELD.into(), crate::data::extra_field_value(resource));
     record.extend(fields);
     let id = match record.get("id") {
-        None | Some(Value::Null) => {
-            let next = store.next_id(resource);
-            if resource.string_ids() {
-                json!(next.to_string())
-            } else {
-                json!(next)
-            }
-        }
+        // Templates carry an empty id; an empty or null id asks for a new one.
+        None | Some(Value::Null) => new_id(store, resource),
+        Some(Value::String(s)) if s.is_empty() => new_id(store, resource),
         Some(id) => check_id(resource, id)?,
     };
     record.insert("id".into(), id);
     let record = Value::Object(record);
     store.insert(resource, record.clone())?;
     Ok(record)
+}
+
+/// The next free id of `resource`, typed as the resource's ids are.
+fn new_id(store: &mut Store, resource: Resource) -> Value {
+    let next = store.next_id(resource);
+    if resource.string_ids() {
+        json!(next.to_string())
+    } else {
+        json!(next)
+    }
 }
 
 /// Merges `patch` into a record's top-level fields. Unless the patch sets `updated_at`

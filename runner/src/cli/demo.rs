@@ -1,0 +1,119 @@
+//! `runner demo`: the whole flow against the simulators and a local PostgreSQL (see
+//! [`crate::demo`]). It keeps serving until Ctrl-C, or stops after the summary with `--exit`.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::demo::{Demo, Summary};
+use crate::push::{CodaClient, push_records};
+use crate::server::serve_with;
+
+/// Arguments of `runner demo`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Generated patients (each with appointments, notes, medications, insurance, billing).
+    #[arg(long, default_value_t = 200)]
+    pub patients: usize,
+    /// Stop after the summary (for scripts and CI).
+    #[arg(long)]
+    pub exit: bool,
+    /// Where the demo server listens (`127.0.0.1:0` picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// The demo database; it is dropped and recreated.
+    #[arg(
+        long,
+        env = "DEMO_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/clinical_demo"
+    )]
+    pub database_url: String,
+}
+
+/// Runs the command.
+pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
+    let demo = Demo::start(dir, &args.database_url, args.patients).await?;
+    println!(
+        "DrChrono simulator: {}  ({} fake patients)",
+        demo.drchrono.url(),
+        args.patients
+    );
+    println!("Coda simulator:     {}", demo.coda.url());
+    println!("Demo database:      {}", args.database_url);
+    let listener = match TcpListener::bind(args.listen).await {
+        Ok(l) => l,
+        Err(_) => TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("cannot listen")?,
+    };
+    let server_url = format!("http://{}", listener.local_addr()?);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let state = demo.state.clone();
+    let server = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stop_rx.await;
+        };
+        serve_with(state, listener, shutdown, |_, _| Vec::new()).await
+    });
+    println!("Server:             {server_url}\n");
+
+    println!("1. Backfill from DrChrono (every pipeline, in dependency order)");
+    let progress = super::progress::CliProgress::new();
+    demo.backfill(&progress).await?;
+    println!(
+        "2. Webhook burst: DrChrono changes and Deep Cura notes (one before its clinical note)"
+    );
+    let sent = demo.traffic(&server_url).await?;
+    println!(
+        "   sent {} DrChrono webhooks and {} Deep Cura gridhooks",
+        sent.drchrono, sent.deepcura
+    );
+    println!("3. Push to Coda (diff-only upsertRows by column id)");
+    push_all(&demo).await?;
+    let summary = Summary::collect(&demo).await?;
+    println!("{summary}");
+    if args.exit {
+        let _ = stop_tx.send(());
+        server.await.context("server task")?.context("server")?;
+        return Ok(0);
+    }
+    println!("\nServing until Ctrl-C:");
+    println!("  health            {server_url}/health");
+    println!("  DrChrono webhooks {server_url}/webhooks/drchrono");
+    println!("  Deep Cura hooks   {server_url}/webhooks/deepcura");
+    println!(
+        "  DrChrono sim      {}/api/patients (Bearer token needed)",
+        demo.drchrono.url()
+    );
+    println!("  Coda sim state    {}/_sim/stats", demo.coda.url());
+    crate::server::shutdown_signal().await;
+    let _ = stop_tx.send(());
+    server.await.context("server task")?.context("server")?;
+    Ok(0)
+}
+
+/// Pushes every mapped table's live rows to Coda.
+async fn push_all(demo: &Demo) -> anyhow::Result<()> {
+    let plan = &demo.state.plan;
+    let coda = CodaClient::new(&plan.systems.coda, demo.state.pool.clone());
+    let mut sources: Vec<&str> = plan.mappings.values().map(|m| m.source.as_str()).collect();
+    sources.sort_unstable();
+    sources.dedup();
+    for table in sources {
+        let ids: Vec<uuid::Uuid> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "select id from \"{table}\" where deleted_at is null"
+        )))
+        .fetch_all(&demo.state.pool)
+        .await?;
+        let out = push_records(&demo.state.pool, plan, &coda, table, &ids)
+            .await
+            .with_context(|| format!("push of {table}"))?;
+        println!(
+            "   {table:<22} {} rows sent in {} calls ({} unchanged)",
+            out.rows_sent, out.calls, out.unchanged
+        );
+    }
+    Ok(())
+}
