@@ -9,7 +9,9 @@ mod context;
 mod demo;
 mod link;
 mod migrate;
+mod outbox;
 mod progress;
+mod push;
 mod replay;
 mod review;
 mod schema;
@@ -61,6 +63,10 @@ pub enum Command {
     Link(link::Args),
     /// List the rows that wait for manual review (ids and reasons only).
     Review(review::Args),
+    /// Push mapped tables to Coda in full, diff-only: `runner push <table>... | --all`.
+    Push(push::Args),
+    /// Show the outbox (depth, oldest pending, dead letters); `retry` dead letters; `drain`.
+    Outbox(outbox::Args),
 }
 
 /// Runs the parsed command; returns the process exit code.
@@ -78,6 +84,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Replay(a) => replay::run(&cli.config_dir, a).await,
         Command::Link(a) => link::run(&cli.config_dir, a).await,
         Command::Review(a) => review::run(&cli.config_dir, a).await,
+        Command::Push(a) => push::run(&cli.config_dir, a).await,
+        Command::Outbox(a) => outbox::run(&cli.config_dir, a).await,
     }
 }
 

@@ -117,18 +117,28 @@ pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
 }
 
 /// The background tasks besides the inbox worker (which `serve_with` always starts): the
-/// embedded scheduler, unless switched off.
+/// embedded outbox worker pushing change events to Coda, and the embedded scheduler, unless
+/// switched off.
 fn background(
     state: &AppState,
     mut stop: crate::server::Shutdown,
     scheduler: bool,
 ) -> Vec<tokio::task::JoinHandle<()>> {
+    let coda = crate::push::CodaClient::new(&state.plan.systems.coda, state.pool.clone());
+    let mut tasks = vec![crate::push::spawn_outbox_worker(
+        state.pool.clone(),
+        state.plan.clone(),
+        coda,
+        crate::push::OutboxOptions::default(),
+        stop.clone(),
+    )];
     if !scheduler {
         tracing::info!("Embedded scheduler off (--no-scheduler).");
-        return Vec::new();
+        return tasks;
     }
     let stopped = async move { stop.wait().await };
-    vec![crate::schedule::spawn_scheduler(state.clone(), stopped)]
+    tasks.push(crate::schedule::spawn_scheduler(state.clone(), stopped));
+    tasks
 }
 
 #[cfg(test)]

@@ -1,48 +1,133 @@
 //! Coda push: the Coda client, column-ID mapping of rows to cells, diff-only batched
 //! `upsertRows` confirmed through `mutationStatus`, the outbox worker and dead letters.
+//!
+//! - [`push_records`]: the current content of some rows of one PostgreSQL table, to every
+//!   Coda table mapped from it (used by the outbox worker and the Pub/Sub push receiver). It
+//!   does not touch the outbox: the caller settles its events.
+//! - [`push_full`]: `runner push`, every row of the chosen mappings, diff-only.
+//! - [`outbox`]: claims change events (`FOR UPDATE SKIP LOCKED` and a lease), pushes them,
+//!   dead-letters rows Coda keeps refusing; [`spawn_outbox_worker`] runs it in `runner serve`.
+//!
+//! Exactly-equal after a crash: upserts are keyed by the mapping's key columns, a hash is
+//! recorded only after Coda confirmed the mutation, and an event is done only after that. A
+//! crash between the write and its confirmation leaves the event pending and the hash
+//! unrecorded, so the row is sent again and the keyed upsert overwrites the same Coda row.
+
+mod cells;
+mod client;
+mod error;
+mod full;
+pub mod outbox;
+mod rows;
+mod send;
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use sqlx::PgPool;
 use uuid::Uuid;
 
+pub use cells::{CompiledMapping, Mappings, coda_value, content_hash, row_json};
+pub use client::{CodaClient, DEFAULT_CONFIRM_TIMEOUT};
+pub use error::{CodaError, PushError};
+pub use full::{MappingReport, NoPushProgress, PushProgress, push_full, select_mappings};
+pub use outbox::{OutboxOptions, spawn_outbox_worker};
+pub use send::{Mode, TableReport};
+
 use crate::config::Plan;
-use crate::config::systems::Coda;
-
-/// The Coda REST client (shared write and read budgets).
-#[derive(Debug, Clone)]
-pub struct CodaClient {
-    _pool: PgPool,
-}
-
-impl CodaClient {
-    /// The client described by `systems.yaml`; calls are logged in `access_log`.
-    pub fn new(_coda: &Coda, pool: PgPool) -> Self {
-        CodaClient { _pool: pool }
-    }
-}
 
 /// What one push did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PushOutcome {
-    /// Rows sent in `upsertRows` calls.
+    /// Rows sent in `upsertRows` calls and confirmed.
     pub rows_sent: u64,
-    /// Write calls made.
+    /// Write calls made (upserts and deletes, refused ones included).
     pub calls: u64,
     /// Rows skipped because Coda already holds their content.
     pub unchanged: u64,
-    /// Rows moved to the dead letters.
+    /// Rows moved to the dead letters (set by the outbox worker; [`push_records`] leaves it 0).
     pub dead: u64,
+    /// Rows Coda refused (400/413 for the row alone, or a failing template).
+    pub rejected: u64,
+    /// Rows removed from Coda (soft- or hard-deleted in PostgreSQL).
+    pub deleted: u64,
 }
 
-/// Why a push failed as a whole (retryable: nothing was confirmed).
-#[derive(Debug, thiserror::Error)]
-pub enum PushError {
-    /// Not implemented yet.
-    #[error("push not available")]
-    Unavailable,
+impl PushOutcome {
+    fn add(&mut self, r: &TableReport) {
+        self.rows_sent += r.sent;
+        self.calls += r.write_calls;
+        self.unchanged += r.unchanged;
+        self.rejected += r.rejected.len() as u64;
+        self.deleted += r.deleted;
+    }
+}
+
+/// The plan's mappings, compiled once per client (recompiled only when the plan differs).
+pub fn compiled(plan: &Plan, coda: &CodaClient) -> Result<Arc<Mappings>, PushError> {
+    let fp = cells::fingerprint(plan);
+    let mut cache = coda
+        .mappings_cache()
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((f, m)) = cache.as_ref()
+        && *f == fp
+    {
+        return Ok(m.clone());
+    }
+    let m = Arc::new(Mappings::compile(plan)?);
+    *cache = Some((fp, m.clone()));
+    Ok(m)
 }
 
 /// Pushes the current content of rows `ids` of PostgreSQL table `table` to every Coda table
 /// mapped from it, confirms the writes through `mutationStatus` and records their hashes.
-pub async fn push_records(_pool: &PgPool, _plan: &Plan, _coda: &CodaClient, _table: &str, _ids: &[Uuid]) -> Result<PushOutcome, PushError> {
-    Err(PushError::Unavailable)
+/// Rows soft-deleted (with `skip_deleted`) or hard-deleted are removed from Coda. A table no
+/// mapping reads is a no-op.
+pub async fn push_records(
+    pool: &PgPool,
+    plan: &Plan,
+    coda: &CodaClient,
+    table: &str,
+    ids: &[Uuid],
+) -> Result<PushOutcome, PushError> {
+    let mut outcome = PushOutcome::default();
+    for (_, report) in push_ids(pool, plan, coda, table, ids).await? {
+        outcome.add(&report);
+    }
+    Ok(outcome)
+}
+
+/// [`push_records`] with the report of each Coda table (mapping name, report), which names
+/// the rows Coda refused.
+pub async fn push_ids(
+    pool: &PgPool,
+    plan: &Plan,
+    coda: &CodaClient,
+    table: &str,
+    ids: &[Uuid],
+) -> Result<Vec<(String, TableReport)>, PushError> {
+    let maps = compiled(plan, coda)?;
+    let mappings: Vec<&CompiledMapping> = maps.for_source(table).collect();
+    if mappings.is_empty() || ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut found = rows::read_by_ids(pool, table, ids).await?;
+    let present: std::collections::HashSet<Uuid> = found.iter().map(|r| r.id).collect();
+    let missing: Vec<Uuid> = ids
+        .iter()
+        .filter(|i| !present.contains(i))
+        .copied()
+        .collect();
+    if !missing.is_empty() {
+        found.extend(rows::deleted_rows(pool, table, &missing).await?);
+    }
+    let mut out = Vec::new();
+    for m in mappings {
+        let pushed: HashMap<Uuid, rows::Pushed> = rows::hashes(pool, &m.table, Some(ids)).await?;
+        let report =
+            send::push_mapping(pool, coda, &maps, m, found.clone(), &pushed, Mode::Events).await?;
+        out.push((m.name.clone(), report));
+    }
+    Ok(out)
 }

@@ -1,0 +1,74 @@
+//! `runner outbox`: the change events waiting for Coda. Without a subcommand it shows the
+//! depth (pending events), the age of the oldest pending event and the dead letters (ids,
+//! table, reason); `retry [--id N]` brings dead letters back to pending; `drain` pushes every
+//! due event now (what the embedded worker of `runner serve` does continuously).
+
+use std::path::Path;
+
+use crate::push::CodaClient;
+use crate::push::outbox::{self, OutboxOptions};
+
+/// Arguments of `runner outbox`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// What to do; default: show the status.
+    #[command(subcommand)]
+    pub command: Option<Verb>,
+}
+
+/// The outbox subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Verb {
+    /// Show depth, oldest pending age and dead letters.
+    Status,
+    /// Bring dead letters back to pending (all, or one with `--id`).
+    Retry {
+        /// The event id of one dead letter.
+        #[arg(long)]
+        id: Option<i64>,
+    },
+    /// Push every due event now, then exit.
+    Drain,
+}
+
+/// Runs the command.
+pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
+    let pool = super::context::database().await?;
+    match args.command.unwrap_or(Verb::Status) {
+        Verb::Status => {
+            let s = outbox::status(&pool).await?;
+            println!("pending: {}", s.pending);
+            match s.oldest_pending_secs {
+                Some(age) => println!("oldest pending: {age:.0} s"),
+                None => println!("oldest pending: -"),
+            }
+            println!("dead letters: {}", s.dead.len());
+            for d in &s.dead {
+                println!(
+                    "  {:>8}  {:<24} {}  attempts {}  {}",
+                    d.id,
+                    d.table_name,
+                    d.record_id,
+                    d.attempts,
+                    d.last_error.as_deref().unwrap_or("-")
+                );
+            }
+            Ok(0)
+        }
+        Verb::Retry { id } => {
+            let n = outbox::retry(&pool, id).await?;
+            println!("{n} dead letter(s) back to pending");
+            Ok(i32::from(n == 0 && id.is_some()))
+        }
+        Verb::Drain => {
+            let plan = super::context::plan(dir)?;
+            let coda = CodaClient::new(&plan.systems.coda, pool.clone());
+            let o = outbox::drain(&pool, &plan, &coda, &OutboxOptions::default(), None).await?;
+            println!(
+                "sent {}, removed {}, unchanged {}, dead {}; {} write calls",
+                o.rows_sent, o.deleted, o.unchanged, o.dead, o.calls
+            );
+            Ok(0)
+        }
+    }
+}

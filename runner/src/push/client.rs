@@ -1,0 +1,336 @@
+//! The Coda REST client: every call waits for its budget (writes and reads are separate, as
+//! Coda counts them), is logged in `access_log`, and is retried with backoff on 429, 5xx and
+//! transport errors. 400 and 413 come back as [`CodaError::Rejected`] so the caller can split
+//! the batch; mutations are confirmed through `mutationStatus` with a bounded poll.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sqlx::PgPool;
+
+use super::cells::Mappings;
+use super::error::{CodaError, PushError};
+use crate::config::secret::Secret;
+use crate::config::systems::{Coda, Retry};
+use crate::source::{
+    AccessLog, Backoff, RateBudget, http_client, parse_retry_after, path_template,
+};
+
+/// How long a mutation may stay incomplete before the push gives up (events stay pending).
+pub const DEFAULT_CONFIRM_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The Coda REST client (shared write and read budgets). Cheap to clone; clones share the
+/// budgets, the counters and the compiled mappings.
+#[derive(Debug, Clone)]
+pub struct CodaClient {
+    inner: Arc<Inner>,
+    confirm_timeout: Duration,
+}
+
+#[derive(Debug)]
+struct Inner {
+    base_url: String,
+    doc_id: String,
+    token: Secret,
+    http: reqwest::Client,
+    writes: RateBudget,
+    reads: RateBudget,
+    retry: Retry,
+    log: AccessLog,
+    max_rows: usize,
+    max_bytes: usize,
+    write_calls: AtomicU64,
+    read_calls: AtomicU64,
+    pub(super) mappings: std::sync::Mutex<Option<(u64, Arc<Mappings>)>>,
+}
+
+#[derive(Clone, Copy)]
+enum Method {
+    Get,
+    Post,
+    Delete,
+}
+
+impl Method {
+    fn name(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+impl CodaClient {
+    /// The client described by `systems.yaml`; calls are logged in `access_log`.
+    pub fn new(coda: &Coda, pool: PgPool) -> Self {
+        CodaClient {
+            inner: Arc::new(Inner {
+                base_url: coda.base_url.trim_end_matches('/').to_string(),
+                doc_id: coda.doc_id.clone(),
+                token: coda.api_token.clone(),
+                http: http_client(Duration::from_secs(coda.timeout_secs)),
+                writes: RateBudget::new(&coda.write_rate),
+                reads: RateBudget::new(&coda.read_rate),
+                retry: coda.retry.clone(),
+                log: AccessLog::new(Some(pool), "coda"),
+                max_rows: coda.max_rows_per_call.max(1) as usize,
+                max_bytes: coda.max_body_bytes.max(1) as usize,
+                write_calls: AtomicU64::new(0),
+                read_calls: AtomicU64::new(0),
+                mappings: std::sync::Mutex::new(None),
+            }),
+            confirm_timeout: DEFAULT_CONFIRM_TIMEOUT,
+        }
+    }
+
+    /// The same client, giving up on an incomplete mutation after `timeout`.
+    pub fn with_confirm_timeout(mut self, timeout: Duration) -> Self {
+        self.confirm_timeout = timeout;
+        self
+    }
+
+    /// The default doc id (`systems.yaml`).
+    pub fn doc_id(&self) -> &str {
+        &self.inner.doc_id
+    }
+
+    /// Most rows in one `upsertRows` call.
+    pub fn max_rows(&self) -> usize {
+        self.inner.max_rows
+    }
+
+    /// Largest request body, in bytes.
+    pub fn max_bytes(&self) -> usize {
+        self.inner.max_bytes
+    }
+
+    /// Write calls sent so far (every attempt counts).
+    pub fn write_calls(&self) -> u64 {
+        self.inner.write_calls.load(Ordering::Relaxed)
+    }
+
+    /// Read calls sent so far (every attempt counts).
+    pub fn read_calls(&self) -> u64 {
+        self.inner.read_calls.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn mappings_cache(&self) -> &std::sync::Mutex<Option<(u64, Arc<Mappings>)>> {
+        &self.inner.mappings
+    }
+
+    fn url(&self, segments: &[&str]) -> Result<reqwest::Url, CodaError> {
+        let mut url = reqwest::Url::parse(&self.inner.base_url).map_err(|_| CodaError::Decode {
+            method: "GET",
+            path: path_template(&self.inner.base_url),
+        })?;
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        Ok(url)
+    }
+
+    /// `upsertRows` with a pre-serialised body; returns the mutation's request id.
+    pub async fn upsert(&self, doc: &str, table: &str, body: String) -> Result<String, CodaError> {
+        let url = self.url(&["docs", doc, "tables", table, "rows"])?;
+        let v = self.call(Method::Post, url, Some(body)).await?;
+        request_id(&v, "POST")
+    }
+
+    /// `deleteRows`; returns the mutation's request id.
+    pub async fn delete_rows(
+        &self,
+        doc: &str,
+        table: &str,
+        row_ids: &[String],
+    ) -> Result<String, CodaError> {
+        let url = self.url(&["docs", doc, "tables", table, "rows"])?;
+        let body = serde_json::json!({ "rowIds": row_ids }).to_string();
+        let v = self.call(Method::Delete, url, Some(body)).await?;
+        request_id(&v, "DELETE")
+    }
+
+    /// Rows whose `column` equals `value` (`listRows` with `query`, every page), as
+    /// `(row id, values by column id)`.
+    pub async fn find_rows(
+        &self,
+        doc: &str,
+        table: &str,
+        column: &str,
+        value: &Value,
+    ) -> Result<Vec<(String, serde_json::Map<String, Value>)>, CodaError> {
+        let mut out = Vec::new();
+        let mut page: Option<String> = None;
+        loop {
+            let mut url = self.url(&["docs", doc, "tables", table, "rows"])?;
+            match &page {
+                Some(token) => {
+                    url.query_pairs_mut().append_pair("pageToken", token);
+                }
+                None => {
+                    url.query_pairs_mut()
+                        .append_pair("query", &format!("{column}:{value}"))
+                        .append_pair("valueFormat", "simpleWithArrays")
+                        .append_pair("limit", "500");
+                }
+            }
+            let v = self.call(Method::Get, url, None).await?;
+            for item in v["items"].as_array().into_iter().flatten() {
+                if let Some(id) = item["id"].as_str() {
+                    let values = item["values"].as_object().cloned().unwrap_or_default();
+                    out.push((id.to_string(), values));
+                }
+            }
+            match v["nextPageToken"].as_str() {
+                Some(t) if !t.is_empty() => page = Some(t.to_string()),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// Polls `mutationStatus` with a short growing wait until `completed: true`, for at most
+    /// the confirm timeout.
+    pub async fn confirm(&self, table: &str, request_id: &str) -> Result<(), PushError> {
+        let started = Instant::now();
+        let mut wait = Duration::from_millis(40);
+        loop {
+            tokio::time::sleep(wait).await;
+            let url = self.url(&["mutationStatus", request_id])?;
+            match self.call(Method::Get, url, None).await {
+                Ok(v) if v["completed"] == Value::Bool(true) => {
+                    if v.get("warning").is_some_and(|w| !w.is_null()) {
+                        tracing::warn!(table = %table, "Coda completed a mutation with a warning.");
+                    }
+                    return Ok(());
+                }
+                Ok(_) => {}
+                // Just-accepted ids may not be known yet to the replica that answers.
+                Err(CodaError::Status { status: 404, .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+            if started.elapsed() >= self.confirm_timeout {
+                return Err(PushError::Unconfirmed {
+                    table: table.to_string(),
+                    waited_secs: started.elapsed().as_secs(),
+                });
+            }
+            wait = (wait * 3 / 2).min(Duration::from_secs(2));
+        }
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        url: reqwest::Url,
+        body: Option<String>,
+    ) -> Result<Value, CodaError> {
+        let i = &self.inner;
+        let path = path_template(url.as_str());
+        let m = method.name();
+        let mut backoff = Backoff::new(&i.retry);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let req = match method {
+                Method::Get => {
+                    i.reads.acquire().await;
+                    i.read_calls.fetch_add(1, Ordering::Relaxed);
+                    i.http.get(url.clone())
+                }
+                Method::Post | Method::Delete => {
+                    i.writes.acquire().await;
+                    i.write_calls.fetch_add(1, Ordering::Relaxed);
+                    let r = if matches!(method, Method::Post) {
+                        i.http.post(url.clone())
+                    } else {
+                        i.http.delete(url.clone())
+                    };
+                    r.header("content-type", "application/json")
+                        .body(body.clone().unwrap_or_default())
+                }
+            };
+            let started = Instant::now();
+            let resp = req.bearer_auth(i.token.expose()).send().await;
+            let status = resp.as_ref().ok().map(|r| r.status().as_u16());
+            i.log
+                .record(
+                    m,
+                    url.as_str(),
+                    status,
+                    started.elapsed(),
+                    Some("coda_push"),
+                )
+                .await;
+            let (last, throttled, retry_after) = match resp {
+                Ok(r) if r.status().is_success() => match r.bytes().await {
+                    Ok(b) => {
+                        return serde_json::from_slice(&b)
+                            .map_err(|_| CodaError::Decode { method: m, path });
+                    }
+                    Err(e) => (transport_kind(&e).to_string(), false, None),
+                },
+                Ok(r) if r.status().as_u16() == 429 => {
+                    let ra = parse_retry_after(
+                        r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+                    );
+                    ("429".to_string(), true, ra)
+                }
+                Ok(r) if r.status().is_server_error() => {
+                    (r.status().as_u16().to_string(), false, None)
+                }
+                Ok(r) if matches!(r.status().as_u16(), 400 | 413) => {
+                    return Err(CodaError::Rejected {
+                        method: m,
+                        path,
+                        status: r.status().as_u16(),
+                    });
+                }
+                Ok(r) => {
+                    if r.status().as_u16() == 401 {
+                        tracing::error!(path = %path, "Coda refused the API token (401); check CODA_API_TOKEN.");
+                    }
+                    return Err(CodaError::Status {
+                        method: m,
+                        path,
+                        status: r.status().as_u16(),
+                    });
+                }
+                Err(e) => (transport_kind(&e).to_string(), false, None),
+            };
+            if attempt >= backoff.max_attempts() {
+                return Err(CodaError::Exhausted {
+                    method: m,
+                    path,
+                    attempts: attempt,
+                    last,
+                });
+            }
+            let wait = backoff.delay(attempt, throttled, retry_after);
+            tracing::debug!(path = %path, attempt, last = %last, wait_ms = wait.as_millis() as u64, "Retrying Coda call.");
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+fn request_id(v: &Value, method: &'static str) -> Result<String, CodaError> {
+    v["requestId"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or(CodaError::Decode {
+            method,
+            path: "requestId".into(),
+        })
+}
+
+/// A short, data-free name for a transport error.
+fn transport_kind(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connection refused"
+    } else {
+        "transport error"
+    }
+}
