@@ -95,3 +95,32 @@ pub async fn database_url(pool: &sqlx::PgPool) -> String {
 pub async fn count(pool: &sqlx::PgPool, sql: &'static str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.expect(sql)
 }
+
+/// [`plan`] with Coda at `coda_url` too, and fast Coda retries.
+pub fn plan_with(drchrono_url: &str, coda_url: &str) -> Plan {
+    let mut plan = plan(drchrono_url);
+    plan.systems.coda.base_url = coda_url.to_string();
+    let retry = &mut plan.systems.coda.retry;
+    retry.base_delay_ms = 5;
+    retry.max_delay_ms = 50;
+    retry.floor_ms = 20;
+    retry.max_attempts = 12;
+    plan
+}
+
+/// The token the test config sends to Coda (`CODA_API_TOKEN`).
+pub const CODA_TOKEN: &str = "test-coda-token";
+
+/// A Coda simulator accepting the test token, with Coda's real limits (10 writes and 100
+/// reads per 6 s), holding one table per mapping of `plan` (mapped columns, none calculated)
+/// in the plan's doc.
+pub async fn coda_for(plan: &Plan) -> sim::coda::CodaHandle {
+    let coda = sim::coda::CodaSim::start(sim::coda::CodaConfig {
+        tokens: vec![CODA_TOKEN.to_string()],
+        ..sim::coda::CodaConfig::default()
+    })
+    .await
+    .expect("coda sim starts");
+    runner::demo::create_tables(coda.state(), plan);
+    coda
+}

@@ -6,6 +6,8 @@ mod cli;
 mod common;
 mod deepcura;
 mod link;
+mod push;
+mod push_outbox;
 mod replay;
 mod schedule;
 mod store;
