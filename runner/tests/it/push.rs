@@ -14,7 +14,6 @@ use serde_json::{Map, Value};
 use sim::coda::{CodaHandle, FaultConfig, RateLimitConfig};
 use sim::drchrono::DrChronoHandle;
 use sqlx::{AssertSqlSafe, PgPool};
-use tokio::process::Command;
 
 use crate::common;
 
@@ -354,53 +353,4 @@ async fn throttling_and_server_errors_still_end_exactly_equal(pool: PgPool) {
         "{stats:?}"
     );
     assert_equal(&pool, &w.coda, &w.plan).await;
-}
-
-/// Runs the `runner` binary with the test config on `pool`'s database and Coda at `coda`.
-pub async fn runner_cli(pool: &PgPool, w: &World, args: &[&str]) -> (bool, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_runner"));
-    cmd.args(args)
-        .current_dir(common::repo())
-        .env("DATABASE_URL", common::database_url(pool).await)
-        .env("CI", "1");
-    if let runner::config::Env::Map(vars) = common::env(w.drchrono.url(), w.coda.url()) {
-        cmd.envs(vars);
-    }
-    let out = cmd.output().await.unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
-#[sqlx::test(migrator = "runner::store::MIGRATOR")]
-async fn runner_push_dry_run_prints_counts_then_a_push_sends_and_a_second_sends_nothing(
-    pool: PgPool,
-) {
-    let w = world(5, true).await;
-    sync_all(&pool, &w.plan).await;
-    let n = live_rows(&pool, &w.plan).await["patients"];
-    let (ok, out) = runner_cli(&pool, &w, &["push", "patients", "--dry-run"]).await;
-    assert!(ok, "{out}");
-    assert!(
-        out.contains(&format!("would create {n}, update 0")),
-        "{out}"
-    );
-    assert!(out.contains("calls: 1 write"), "{out}");
-    assert_eq!(w.coda.state().stats().requests_total, 0);
-    let (ok, out) = runner_cli(&pool, &w, &["push", "patients"]).await;
-    assert!(ok && out.contains(&format!("sent {n}")), "{out}");
-    let (ok, out) = runner_cli(&pool, &w, &["push", "patients"]).await;
-    assert!(
-        ok && out.contains("sent 0") && out.contains("0 write calls"),
-        "{out}"
-    );
-    assert_eq!(w.coda.state().stats().upserts, 1);
-    let (ok, out) = runner_cli(&pool, &w, &["push", "nope"]).await;
-    assert!(
-        !ok && out.contains("no Coda mapping named or fed by `nope`"),
-        "{out}"
-    );
 }

@@ -1,6 +1,7 @@
 //! The outbox relay against the Coda simulator: change events become keyed upserts, a crash
 //! between a write and its confirmation still ends exactly equal, a refused row is
-//! dead-lettered while the rest lands, and two workers send each changed row once.
+//! dead-lettered while the rest lands, and two workers send each changed row once; and the
+//! `runner push` / `runner outbox` verbs run as a black box.
 
 use std::time::Duration;
 
@@ -10,10 +11,11 @@ use runner::server::Shutdown;
 use serde_json::json;
 use sim::data::Resource;
 use sqlx::PgPool;
+use tokio::process::Command;
 use uuid::Uuid;
 
 use crate::common;
-use crate::push::{assert_equal, expected, live_rows, runner_cli, sync_all, sync_one, world};
+use crate::push::{World, assert_equal, expected, live_rows, sync_all, sync_one, world};
 
 fn opts(name: &str) -> OutboxOptions {
     OutboxOptions {
@@ -321,4 +323,53 @@ async fn a_soft_deleted_row_is_removed_from_coda_and_its_hash_dropped(pool: PgPo
     .await
     .unwrap();
     assert_eq!(hashes, 0);
+}
+
+/// Runs the `runner` binary with the test config on `pool`'s database and Coda at `coda`.
+pub async fn runner_cli(pool: &PgPool, w: &World, args: &[&str]) -> (bool, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_runner"));
+    cmd.args(args)
+        .current_dir(common::repo())
+        .env("DATABASE_URL", common::database_url(pool).await)
+        .env("CI", "1");
+    if let runner::config::Env::Map(vars) = common::env(w.drchrono.url(), w.coda.url()) {
+        cmd.envs(vars);
+    }
+    let out = cmd.output().await.unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[sqlx::test(migrator = "runner::store::MIGRATOR")]
+async fn runner_push_dry_run_prints_counts_then_a_push_sends_and_a_second_sends_nothing(
+    pool: PgPool,
+) {
+    let w = world(5, true).await;
+    sync_all(&pool, &w.plan).await;
+    let n = live_rows(&pool, &w.plan).await["patients"];
+    let (ok, out) = runner_cli(&pool, &w, &["push", "patients", "--dry-run"]).await;
+    assert!(ok, "{out}");
+    assert!(
+        out.contains(&format!("would create {n}, update 0")),
+        "{out}"
+    );
+    assert!(out.contains("calls: 1 write"), "{out}");
+    assert_eq!(w.coda.state().stats().requests_total, 0);
+    let (ok, out) = runner_cli(&pool, &w, &["push", "patients"]).await;
+    assert!(ok && out.contains(&format!("sent {n}")), "{out}");
+    let (ok, out) = runner_cli(&pool, &w, &["push", "patients"]).await;
+    assert!(
+        ok && out.contains("sent 0") && out.contains("0 write calls"),
+        "{out}"
+    );
+    assert_eq!(w.coda.state().stats().upserts, 1);
+    let (ok, out) = runner_cli(&pool, &w, &["push", "nope"]).await;
+    assert!(
+        !ok && out.contains("no Coda mapping named or fed by `nope`"),
+        "{out}"
+    );
 }
