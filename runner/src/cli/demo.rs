@@ -55,7 +55,18 @@ pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
         let shutdown = async move {
             let _ = stop_rx.await;
         };
-        serve_with(state, listener, shutdown, |_, _| Vec::new()).await
+        // As `runner serve` without a role: the inbox worker and the outbox worker in-process.
+        serve_with(state, listener, shutdown, |state, stop| {
+            let coda = CodaClient::new(&state.plan.systems.coda, state.pool.clone());
+            vec![crate::push::spawn_outbox_worker(
+                state.pool.clone(),
+                state.plan.clone(),
+                coda,
+                crate::push::OutboxOptions::default(),
+                stop,
+            )]
+        })
+        .await
     });
     println!("Server:             {server_url}\n");
 
@@ -72,6 +83,18 @@ pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
     );
     println!("3. Push to Coda (diff-only upsertRows by column id)");
     push_all(&demo).await?;
+    // The outbox worker confirms the change events of everything above; rows Coda already
+    // holds are not sent again.
+    crate::demo::wait_until(std::time::Duration::from_secs(120), || async {
+        let pending: i64 =
+            sqlx::query_scalar("select count(*) from outbox where status = 'pending'")
+                .fetch_one(&demo.state.pool)
+                .await
+                .unwrap_or(1);
+        pending == 0
+    })
+    .await
+    .context("the outbox did not drain")?;
     let summary = Summary::collect(&demo).await?;
     println!("{summary}");
     if args.exit {
