@@ -31,7 +31,8 @@ use crate::server::Shutdown;
 /// Tuning of the outbox worker.
 #[derive(Debug, Clone)]
 pub struct OutboxOptions {
-    /// Events claimed at once. Default 1000.
+    /// Events claimed at once (each claimed record holds an advisory lock for the claim's
+    /// short transaction, so this stays well under the server's lock table). Default 500.
     pub batch: i64,
     /// How long claimed events are hidden from other workers. Default 10 minutes.
     pub lease: Duration,
@@ -49,7 +50,7 @@ pub struct OutboxOptions {
 impl Default for OutboxOptions {
     fn default() -> Self {
         OutboxOptions {
-            batch: 1000,
+            batch: 500,
             lease: Duration::from_secs(600),
             max_attempts: 5,
             retry_delay: Duration::from_secs(5),
@@ -77,7 +78,10 @@ async fn claim(pool: &PgPool, opts: &OutboxOptions) -> Result<Vec<Event>, PushEr
         "with picked as (
              select id, table_name, record_id from outbox
               where status = 'pending' and available_at <= now()
-                and pg_try_advisory_xact_lock(hashtextextended(table_name || ':' || record_id::text, 7))
+                -- CASE fixes the evaluation order: only due pending events take a lock.
+                and case when status = 'pending' and available_at <= now()
+                         then pg_try_advisory_xact_lock(hashtextextended(table_name || ':' || record_id::text, 7))
+                         else false end
               order by id limit $1 for update skip locked),
          same as (
              select o.id from outbox o
