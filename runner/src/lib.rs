@@ -11,6 +11,7 @@ pub mod fixtures;
 pub mod ingest;
 pub mod link;
 pub mod mapping;
+pub mod pubsub;
 pub mod push;
 pub mod schedule;
 pub mod server;

@@ -9,4 +9,5 @@
 pub mod coda;
 pub mod data;
 pub mod drchrono;
+pub mod pubsub;
 pub mod webhooks;

@@ -13,6 +13,7 @@ mod outbox;
 mod progress;
 mod push;
 mod replay;
+mod retention;
 mod review;
 mod schema;
 mod serve;
@@ -63,6 +64,8 @@ pub enum Command {
     Link(link::Args),
     /// List the rows that wait for manual review (ids and reasons only).
     Review(review::Args),
+    /// Delete processed Pub/Sub message ids older than 7 days (`serve` also does it daily).
+    Retention(retention::Args),
     /// Push mapped tables to Coda in full, diff-only: `runner push <table>... | --all`.
     Push(push::Args),
     /// Show the outbox (depth, oldest pending, dead letters); `retry` dead letters; `drain`.
@@ -84,6 +87,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Replay(a) => replay::run(&cli.config_dir, a).await,
         Command::Link(a) => link::run(&cli.config_dir, a).await,
         Command::Review(a) => review::run(&cli.config_dir, a).await,
+        Command::Retention(a) => retention::run(a).await,
         Command::Push(a) => push::run(&cli.config_dir, a).await,
         Command::Outbox(a) => outbox::run(&cli.config_dir, a).await,
     }

@@ -23,6 +23,25 @@ pub struct Args {
     /// Google OIDC verification of `/sync/*` (and Pub/Sub push) callers.
     #[command(flatten)]
     pub oidc: OidcArgs,
+    /// What this instance runs: `all` (embedded: outbox worker pushing to Coda, scheduler),
+    /// `sync` (outbox relay to Pub/Sub instead of the worker, scheduler) or `push` (only
+    /// `/pubsub/push`: no worker, relay or scheduler). Every role serves every route.
+    #[arg(long, value_enum, env = "RUNNER_ROLE", default_value = "all")]
+    pub role: Role,
+    /// The Pub/Sub topic of `--role sync`.
+    #[command(flatten)]
+    pub pubsub: crate::pubsub::PubsubArgs,
+}
+
+/// The roles of the GCP topology (DESIGN.md §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// Everything in one process; no Pub/Sub.
+    All,
+    /// Syncs and relays outbox events to Pub/Sub.
+    Sync,
+    /// Receives Pub/Sub pushes and writes Coda.
+    Push,
 }
 
 /// Who may call `/sync/*`: the OIDC token's audience, issuer and service-account emails.
@@ -108,8 +127,17 @@ pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let scheduler = !args.no_scheduler;
+    let relay = match args.role {
+        Role::Sync => Some(Arc::new(
+            args.pubsub
+                .publisher(state.pool.clone())
+                .map_err(anyhow::Error::msg)?,
+        )),
+        Role::All | Role::Push => None,
+    };
+    let role = args.role;
     serve_with(state, listener, shutdown_signal(), move |state, stop| {
-        background(state, stop, scheduler)
+        background(state, stop, scheduler, role, relay)
     })
     .await
     .context("server failed")?;
@@ -117,21 +145,40 @@ pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
 }
 
 /// The background tasks besides the inbox worker (which `serve_with` always starts): the
-/// embedded outbox worker pushing change events to Coda, and the embedded scheduler, unless
-/// switched off.
+/// embedded outbox worker pushing change events to Coda (role `all`) or the relay publishing
+/// them to Pub/Sub (role `sync`), the daily `processed_messages` purge, and the embedded
+/// scheduler, unless switched off. Role `push` runs none of them.
 fn background(
     state: &AppState,
     mut stop: crate::server::Shutdown,
     scheduler: bool,
+    role: Role,
+    relay: Option<Arc<crate::pubsub::Publisher>>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    let coda = crate::push::CodaClient::new(&state.plan.systems.coda, state.pool.clone());
-    let mut tasks = vec![crate::push::spawn_outbox_worker(
+    if role == Role::Push {
+        tracing::info!("Role push: no outbox worker, relay or scheduler.");
+        return Vec::new();
+    }
+    let mut tasks = vec![crate::pubsub::spawn_daily_purge(
         state.pool.clone(),
-        state.plan.clone(),
-        coda,
-        crate::push::OutboxOptions::default(),
         stop.clone(),
     )];
+    if let Some(publisher) = relay {
+        tasks.push(crate::pubsub::spawn_relay(
+            state.pool.clone(),
+            publisher,
+            stop.clone(),
+        ));
+    } else {
+        let coda = crate::push::CodaClient::new(&state.plan.systems.coda, state.pool.clone());
+        tasks.push(crate::push::spawn_outbox_worker(
+            state.pool.clone(),
+            state.plan.clone(),
+            coda,
+            crate::push::OutboxOptions::default(),
+            stop.clone(),
+        ));
+    }
     if !scheduler {
         tracing::info!("Embedded scheduler off (--no-scheduler).");
         return tasks;

@@ -69,6 +69,10 @@ pub fn router(state: AppState) -> Router {
         .merge(health::routes())
         .merge(crate::ingest::routes())
         .merge(crate::schedule::routes())
+        .merge(crate::pubsub::routes(crate::push::CodaClient::new(
+            &state.plan.systems.coda,
+            state.pool.clone(),
+        )))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
         .layer(TimeoutLayer::with_status_code(

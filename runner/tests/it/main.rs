@@ -3,9 +3,11 @@
 //! fresh database from `#[sqlx::test]`.
 
 mod cli;
+mod coda_check;
 mod common;
 mod deepcura;
 mod link;
+mod pubsub;
 mod push;
 mod push_outbox;
 mod replay;
