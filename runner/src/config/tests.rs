@@ -104,48 +104,8 @@ fn every_shipped_yaml_file_starts_with_its_schema_modeline() {
     }
 }
 
-#[test]
-fn a_broken_config_reports_every_error_with_its_location() {
-    let dir = copy_config();
-    edit(
-        &dir.join("pipelines/patients.yaml"),
-        "target:",
-        "targte:\n  bogus: 1\ntarget:",
-    );
-    edit(
-        &dir.join("pipelines/medications.yaml"),
-        "\nfields:\n",
-        "\nfields:\n  x_bogus: {path: $.id, required: \"yes\"}\n",
-    );
-    edit(
-        &dir.join("pipelines/links.yaml"),
-        "to: clinical_notes",
-        "to: clinical_notez",
-    );
-    let err = Plan::load(&dir, &Env::Map(BTreeMap::new()), EnvMode::Lenient).unwrap_err();
-    let text = err.to_string();
-    let has = |file: &str, needle: &str| {
-        err.0
-            .iter()
-            .any(|d| d.file.ends_with(file) && d.message.contains(needle) && d.pos.line > 1)
-    };
-    assert!(has("patients.yaml", "unknown key `targte`"), "{text}");
-    assert!(has("medications.yaml", "not of type \"boolean\""), "{text}");
-    assert!(has("links.yaml", "clinical_notez"), "{text}");
-    for line in text.lines() {
-        let mut parts = line.splitn(4, ':');
-        let (file, l, c) = (
-            parts.next().unwrap(),
-            parts.next().unwrap(),
-            parts.next().unwrap(),
-        );
-        assert!(
-            file.ends_with(".yaml") && l.parse::<usize>().is_ok() && c.parse::<usize>().is_ok(),
-            "{line}"
-        );
-    }
-    std::fs::remove_dir_all(dir).ok();
-}
+// A broken copy with a typo'd key, a wrong type and a dangling link is exercised through the
+// binary in `tests/it/cli.rs` (`validate_reports_a_typo_a_wrong_type_and_a_dangling_link_...`).
 
 #[test]
 fn strict_env_names_every_unset_variable() {
