@@ -47,6 +47,7 @@ pub struct Message {
 #[derive(Debug, Clone, Default)]
 pub struct PubsubState {
     inner: Arc<Mutex<World>>,
+    http: reqwest::Client,
 }
 
 #[derive(Debug, Default)]
@@ -85,7 +86,7 @@ impl PubsubState {
             .contains(&(subscription.to_string(), id.to_string()))
     }
 
-    fn ack(&self, subscription: &str, id: &str) {
+    pub(super) fn ack(&self, subscription: &str, id: &str) {
         self.world()
             .acked
             .insert((subscription.to_string(), id.to_string()));

@@ -1,9 +1,10 @@
 //! The publish route and running it on a socket.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 
-use anyhow::Context;
+use super::push::{DeliveryReport, PushSubscription, deliver_one};
+use super::{Message, PubsubState};
+use crate::handle::SimHandle;
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
@@ -12,11 +13,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use base64::Engine as _;
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-
-use super::push::{DeliveryReport, PushSubscription, deliver_one};
-use super::{Message, PubsubState};
 
 /// The simulator as a router (for `oneshot` tests).
 pub fn router(state: PubsubState) -> Router {
@@ -96,58 +92,30 @@ impl PubsubSim {
     /// Binds `127.0.0.1:0` and serves an empty Pub/Sub.
     pub async fn start() -> anyhow::Result<PubsubHandle> {
         let state = PubsubState::default();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .context("binding the Pub/Sub simulator")?;
-        let addr = listener.local_addr().context("reading the bound address")?;
-        let (tx, rx) = oneshot::channel::<()>();
+        let (listener, addr) = crate::handle::bind(([127, 0, 0, 1], 0).into(), "Pub/Sub").await?;
         let app = router(state.clone());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await
-        });
-        Ok(PubsubHandle {
+        Ok(SimHandle::spawn(
+            listener,
             addr,
+            format!("http://{addr}"),
             state,
-            http: reqwest::Client::new(),
-            shutdown: Some(tx),
-            _task: task,
-        })
+            app,
+        ))
     }
 }
 
-/// A running simulator; dropping it stops the server.
-#[derive(Debug)]
-pub struct PubsubHandle {
-    addr: SocketAddr,
-    state: PubsubState,
-    http: reqwest::Client,
-    shutdown: Option<oneshot::Sender<()>>,
-    _task: JoinHandle<std::io::Result<()>>,
-}
+/// A running Pub/Sub simulator.
+pub type PubsubHandle = SimHandle<PubsubState>;
 
-impl PubsubHandle {
+impl SimHandle<PubsubState> {
     /// `host:port`, the value for `PUBSUB_EMULATOR_HOST`.
     pub fn host(&self) -> String {
-        self.addr.to_string()
-    }
-
-    /// `http://host:port`.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// The shared state.
-    pub fn state(&self) -> &PubsubState {
-        &self.state
+        self.addr().to_string()
     }
 
     /// Every stored message, in publish order.
     pub fn messages(&self) -> Vec<Message> {
-        self.state.messages()
+        self.state().messages()
     }
 
     /// Pushes every message not yet acknowledged by `sub`, in publish order, each retried
@@ -155,7 +123,7 @@ impl PubsubHandle {
     pub async fn deliver(&self, sub: &PushSubscription) -> Vec<DeliveryReport> {
         let mut reports = Vec::new();
         for m in self.messages() {
-            if !self.state.is_acked(&sub.name, &m.id) {
+            if !self.state().is_acked(&sub.name, &m.id) {
                 reports.push(self.push(sub, &m).await);
             }
         }
@@ -164,18 +132,10 @@ impl PubsubHandle {
 
     /// Pushes `message` to `sub` (again, whatever its state), retrying non-2xx answers.
     pub async fn push(&self, sub: &PushSubscription, message: &Message) -> DeliveryReport {
-        let report = deliver_one(&self.http, sub, message).await;
+        let report = deliver_one(&self.state().http, sub, message).await;
         if report.acked {
-            self.state.ack(&sub.name, &message.id);
+            self.state().ack(&sub.name, &message.id);
         }
         report
-    }
-}
-
-impl Drop for PubsubHandle {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
     }
 }

@@ -17,7 +17,7 @@ use crate::schedule::jwks::{Jwks, KID, claims, jwk, keys, token};
 
 fn publisher(sim: &PubsubHandle, pool: &PgPool) -> Publisher {
     Publisher::new(
-        &sim.url(),
+        sim.url(),
         "clinic",
         "changes",
         Auth::None,
