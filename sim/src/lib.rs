@@ -8,7 +8,7 @@
 
 pub mod coda;
 pub mod data;
-pub mod handle;
 pub mod drchrono;
+pub mod handle;
 pub mod pubsub;
 pub mod webhooks;

@@ -82,9 +82,10 @@ pub async fn send(demo: &Demo, base: &str) -> anyhow::Result<Sent> {
     sent.drchrono += 1;
     // DrChrono redelivers an old payload an hour later: the version guard keeps the newer row.
     if let Some(first) = hooks.deliveries().first().map(|d| d.id.clone())
-        && let Some(req) = hooks.redeliver(&first) {
-            post(req).await?;
-        }
+        && let Some(req) = hooks.redeliver(&first)
+    {
+        post(req).await?;
+    }
     post(hooks.ping()).await?;
     sent.drchrono += 1;
     Ok(sent)
