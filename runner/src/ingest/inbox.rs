@@ -105,6 +105,18 @@ pub async fn claim_next(conn: &mut PgConnection) -> Result<Option<Entry>, StoreE
     .map_err(|e| StoreError::from_sqlx("claim an inbox entry", e))
 }
 
+/// Claims up to `limit` of the oldest `received` entries that nobody else holds.
+pub async fn claim_batch(conn: &mut PgConnection, limit: i64) -> Result<Vec<Entry>, StoreError> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from inbox where status = 'received' \
+         order by id limit $1 for update skip locked"
+    )))
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+    .map_err(|e| StoreError::from_sqlx("claim inbox entries", e))
+}
+
 /// Claims entry `id` if its status is one of `statuses` and nobody else holds it.
 pub async fn claim(
     conn: &mut PgConnection,
