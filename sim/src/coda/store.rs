@@ -1,13 +1,13 @@
 //! The docs and everything that changes them: table and column management for tests, and the
 //! appliers of accepted mutations (upsert, update, delete).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
 use super::error::SimError;
-use super::model::{ColumnSpec, Doc, Row, Table, cell_eq};
+use super::model::{ColumnSpec, Doc, Row, Table};
 use crate::data::SplitMix64;
 
 /// One row of an accepted upsert: the cells to write, by column id, in request order.
@@ -243,34 +243,60 @@ impl Store {
         ids: &[String],
     ) -> (u64, u64) {
         let (mut added, mut updated) = (0, 0);
-        for (i, cells) in rows.iter().enumerate() {
-            if keys.is_empty() {
+        if keys.is_empty() {
+            for (i, cells) in rows.iter().enumerate() {
                 added += u64::from(
                     self.add_row(doc, table, ids.get(i).cloned(), cells)
                         .is_some(),
                 );
-                continue;
             }
-            let Ok(t) = self.table(doc, table) else {
-                break;
-            };
-            let wanted = |id: &String| cells.iter().rev().find(|(c, _)| c == id).map(|(_, v)| v);
-            let matches: Vec<usize> = (0..t.rows.len())
-                .filter(|&r| {
-                    keys.iter()
-                        .all(|k| match (t.rows[r].values.get(k), wanted(k)) {
-                            (Some(have), Some(want)) => cell_eq(have, want),
-                            (None, Some(want)) => cell_eq(&Value::String(String::new()), want),
-                            _ => false,
-                        })
+            return (added, updated);
+        }
+        // An index of the existing rows by their key cells, built once per mutation: matching
+        // each incoming row by scanning the table made a large push quadratic.
+        let Ok(t) = self.table(doc, table) else {
+            return (0, 0);
+        };
+        let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+        for (r, row) in t.rows.iter().enumerate() {
+            let key: Vec<String> = keys
+                .iter()
+                .map(|k| canonical(row.values.get(k).unwrap_or(&Value::String(String::new()))))
+                .collect();
+            index.entry(key.join("\u{1f}")).or_default().push(r);
+        }
+        for cells in rows {
+            let wanted: Option<Vec<String>> = keys
+                .iter()
+                .map(|k| {
+                    cells
+                        .iter()
+                        .rev()
+                        .find(|(c, _)| c == k)
+                        .map(|(_, v)| canonical(v))
                 })
                 .collect();
-            if matches.is_empty() {
+            let Some(wanted) = wanted else {
+                // A row without every key cell matches nothing.
                 added += u64::from(self.add_row(doc, table, None, cells).is_some());
-            } else {
-                updated += matches.len() as u64;
-                for r in matches {
-                    self.write_cells(doc, table, r, cells);
+                continue;
+            };
+            let key = wanted.join("\u{1f}");
+            match index.get(&key).cloned() {
+                Some(matches) => {
+                    updated += matches.len() as u64;
+                    for r in matches {
+                        self.write_cells(doc, table, r, cells);
+                    }
+                }
+                None => {
+                    if self.add_row(doc, table, None, cells).is_some() {
+                        added += 1;
+                        let last = self
+                            .table(doc, table)
+                            .map_or(0, |t| t.rows.len().saturating_sub(1));
+                        index.insert(key, vec![last]);
+                    }
                 }
             }
         }
@@ -365,5 +391,18 @@ fn no_column(table: &str, column: &str) -> SimError {
     SimError::NoColumn {
         table: table.to_owned(),
         column: column.to_owned(),
+    }
+}
+
+/// A text form of a cell under which two cells are equal exactly when `super::model::cell_eq` says so
+/// (numbers compare by value, arrays element by element).
+fn canonical(v: &Value) -> String {
+    match v {
+        Value::Number(n) => format!("n:{}", n.as_f64().unwrap_or(f64::NAN)),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(canonical).collect::<Vec<_>>().join(",")
+        ),
+        other => other.to_string(),
     }
 }
