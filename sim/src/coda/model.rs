@@ -170,6 +170,19 @@ pub fn cell_eq(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// A text form of a cell under which two cells are equal exactly when [`cell_eq`] says so
+/// (numbers compare by value, arrays element by element).
+pub fn canonical(v: &Value) -> String {
+    match v {
+        Value::Number(n) => format!("n:{}", n.as_f64().unwrap_or(f64::NAN)),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(canonical).collect::<Vec<_>>().join(",")
+        ),
+        other => other.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

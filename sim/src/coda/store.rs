@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
 use super::error::SimError;
-use super::model::{ColumnSpec, Doc, Row, Table};
+use super::model::{ColumnSpec, Doc, Row, Table, canonical};
 use crate::data::SplitMix64;
 
 /// One row of an accepted upsert: the cells to write, by column id, in request order.
@@ -391,18 +391,5 @@ fn no_column(table: &str, column: &str) -> SimError {
     SimError::NoColumn {
         table: table.to_owned(),
         column: column.to_owned(),
-    }
-}
-
-/// A text form of a cell under which two cells are equal exactly when `super::model::cell_eq` says so
-/// (numbers compare by value, arrays element by element).
-fn canonical(v: &Value) -> String {
-    match v {
-        Value::Number(n) => format!("n:{}", n.as_f64().unwrap_or(f64::NAN)),
-        Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(canonical).collect::<Vec<_>>().join(",")
-        ),
-        other => other.to_string(),
     }
 }
