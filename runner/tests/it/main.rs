@@ -14,5 +14,6 @@ mod replay;
 mod schedule;
 mod store;
 mod sync;
+mod sync_auth;
 mod sync_process;
 mod webhooks;
