@@ -8,7 +8,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::demo::{Demo, Summary};
-use crate::push::{CodaClient, push_records};
+use crate::push::push_records;
 use crate::server::serve_with;
 
 /// Arguments of `runner demo`.
@@ -57,7 +57,7 @@ pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
         };
         // As `runner serve` without a role: the inbox worker and the outbox worker in-process.
         serve_with(state, listener, shutdown, |state, stop| {
-            let coda = CodaClient::new(&state.plan.systems.coda, state.pool.clone());
+            let coda = state.coda.clone();
             vec![crate::push::spawn_outbox_worker(
                 state.pool.clone(),
                 state.plan.clone(),
@@ -120,7 +120,7 @@ pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
 /// Pushes every mapped table's live rows to Coda.
 async fn push_all(demo: &Demo) -> anyhow::Result<()> {
     let plan = &demo.state.plan;
-    let coda = CodaClient::new(&plan.systems.coda, demo.state.pool.clone());
+    let coda = demo.state.coda.clone();
     let mut sources: Vec<&str> = plan.mappings.values().map(|m| m.source.as_str()).collect();
     sources.sort_unstable();
     sources.dedup();

@@ -170,7 +170,7 @@ fn background(
             stop.clone(),
         ));
     } else {
-        let coda = crate::push::CodaClient::new(&state.plan.systems.coda, state.pool.clone());
+        let coda = state.coda.clone();
         tasks.push(crate::push::spawn_outbox_worker(
             state.pool.clone(),
             state.plan.clone(),

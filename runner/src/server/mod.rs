@@ -44,6 +44,9 @@ pub struct AppState {
     /// Wakes the inbox worker when a webhook was stored (it also polls, so a lost wake-up
     /// only delays processing).
     pub inbox_notify: Arc<Notify>,
+    /// The Coda client: one write and one read budget for every task of this process (the
+    /// outbox worker and the Pub/Sub receiver).
+    pub coda: crate::push::CodaClient,
     /// Verifies the OIDC tokens of `/sync/*` callers; `None` refuses them all (401).
     pub oidc: Option<Arc<oidc::OidcVerifier>>,
 }
@@ -52,10 +55,12 @@ impl AppState {
     /// State for `plan` on `pool`, with a DrChrono client built from `systems.yaml`.
     pub fn new(pool: PgPool, plan: Arc<Plan>) -> Self {
         let drchrono = RestClient::drchrono(&plan.systems.drchrono, pool.clone());
+        let coda = crate::push::CodaClient::new(&plan.systems.coda, pool.clone());
         AppState {
             pool,
             plan,
             drchrono,
+            coda,
             inbox_notify: Arc::new(Notify::new()),
             oidc: None,
         }
@@ -69,10 +74,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::routes())
         .merge(crate::ingest::routes())
         .merge(crate::schedule::routes())
-        .merge(crate::pubsub::routes(crate::push::CodaClient::new(
-            &state.plan.systems.coda,
-            state.pool.clone(),
-        )))
+        .merge(crate::pubsub::routes(state.coda.clone()))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
         .layer(TimeoutLayer::with_status_code(
