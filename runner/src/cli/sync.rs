@@ -43,7 +43,25 @@ pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
     let progress = super::progress::CliProgress::new();
     let mut failed = Vec::new();
     for p in selected {
+        // The same per-pipeline lock as the scheduler and `/sync/*`: never two runs at once.
+        let lock = if args.dry_run {
+            None
+        } else {
+            match crate::schedule::PipelineLock::try_acquire(&pool, &p.mapping.name).await? {
+                Some(l) => Some(l),
+                None => {
+                    failed.push((
+                        p.mapping.name.clone(),
+                        "already running in another process".to_string(),
+                    ));
+                    continue;
+                }
+            }
+        };
         let r = run_pipeline(&pool, &client, &plan, p, &opts, &progress).await;
+        if let Some(l) = lock {
+            l.release().await;
+        }
         let c = r.counts;
         let verb = if args.dry_run {
             "would insert"

@@ -5,8 +5,18 @@ use uuid::Uuid;
 
 use super::SyncReport;
 
-/// Opens the run's row.
+/// Opens the run's row. Rows of the same pipeline still `running` belong to runs that died
+/// (every caller that may run concurrently holds the pipeline's advisory lock), so they are
+/// closed as failed first: a crash must not leave a run that looks alive for ever.
 pub async fn open(pool: &PgPool, pipeline: &str, trigger: &str) -> Result<Uuid, sqlx::Error> {
+    sqlx::query(
+        "update sync_log set status = 'failed', finished_at = now(), \
+         error = 'interrupted: the process stopped before the run finished' \
+         where pipeline = $1 and status = 'running'",
+    )
+    .bind(pipeline)
+    .execute(pool)
+    .await?;
     sqlx::query_scalar("insert into sync_log (pipeline, trigger) values ($1, $2) returning id")
         .bind(pipeline)
         .bind(trigger)

@@ -83,6 +83,15 @@ async fn a_backfill_killed_midway_and_restarted_ends_exact_without_duplicates(po
         .await
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
+    let interrupted: i64 = common::count(
+        &pool,
+        "select count(*) from sync_log where status = 'failed' and error like 'interrupted%'",
+    )
+    .await;
+    assert_eq!(
+        interrupted, 1,
+        "the killed run is closed as interrupted by the next run"
+    );
     let out = runner(&sim, &pool)
         .await
         .arg("verify")
@@ -203,4 +212,38 @@ async fn a_backfill_within_the_declared_budget_is_never_throttled(pool: PgPool) 
     )
     .await;
     assert_eq!(throttled, 0);
+}
+
+#[sqlx::test(migrator = "runner::store::MIGRATOR")]
+async fn runner_sync_refuses_a_pipeline_another_process_is_running(pool: PgPool) {
+    let sim = common::drchrono(3).await;
+    let held = runner::schedule::PipelineLock::try_acquire(&pool, "providers")
+        .await
+        .unwrap()
+        .expect("free");
+    let out = runner(&sim, &pool)
+        .await
+        .args(["sync", "providers"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("FAILED providers: already running in another process"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        common::count(&pool, "select count(*) from sync_log").await,
+        0,
+        "nothing ran"
+    );
+    held.release().await;
+    let out = runner(&sim, &pool)
+        .await
+        .args(["sync", "providers"])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
 }
