@@ -25,17 +25,22 @@ pub fn plan(dir: &Path) -> anyhow::Result<Plan> {
 
 /// Connects to `DATABASE_URL` (creating the database if needed) and applies migrations.
 pub async fn database() -> anyhow::Result<PgPool> {
-    let url = super::default_database_url();
-    store::create_database_if_missing(&url)
+    Ok(database_at(&super::default_database_url()).await?.0)
+}
+
+/// Connects to `url`, creating the database if needed, and applies migrations. Also says
+/// whether the database was created.
+pub async fn database_at(url: &str) -> anyhow::Result<(PgPool, bool)> {
+    let created = store::create_database_if_missing(url)
         .await
         .context("cannot create the database")?;
-    let pool = store::connect(&url)
+    let pool = store::connect(url)
         .await
         .context("cannot connect to PostgreSQL")?;
     store::run_migrations(&pool)
         .await
         .context("migrations failed")?;
-    Ok(pool)
+    Ok((pool, created))
 }
 
 /// The pipelines named, in dependency order, or all that have a list endpoint.

@@ -1,9 +1,5 @@
 //! `runner migrate`: create the database if it is missing, then apply `schema/db/`.
 
-use anyhow::Context;
-
-use crate::store;
-
 /// Arguments of `runner migrate`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -17,15 +13,7 @@ pub async fn run(args: Args) -> anyhow::Result<i32> {
     let url = args
         .database_url
         .unwrap_or_else(super::default_database_url);
-    let created = store::create_database_if_missing(&url)
-        .await
-        .context("cannot create the database")?;
-    let pool = store::connect(&url)
-        .await
-        .context("cannot connect to PostgreSQL")?;
-    store::run_migrations(&pool)
-        .await
-        .context("migrations failed")?;
+    let (pool, created) = super::context::database_at(&url).await?;
     let applied: i64 = sqlx::query_scalar("select count(*) from _sqlx_migrations where success")
         .fetch_one(&pool)
         .await

@@ -24,12 +24,12 @@ pub struct DeletePlan {
     pub live: u64,
 }
 
-/// Live rows of the table whose key was not `seen`.
-pub async fn plan(
+/// The live (not soft-deleted) rows of the pipeline's table: id and canonical key text
+/// (as [`key_text`] builds it from mapped rows).
+pub async fn live_keys(
     conn: &mut PgConnection,
     mapping: &CompiledPipeline,
-    seen: &HashSet<String>,
-) -> Result<DeletePlan, sqlx::Error> {
+) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
     let keys = mapping
         .key
         .iter()
@@ -41,15 +41,28 @@ pub async fn plan(
         mapping.table
     );
     let rows: Vec<(Uuid, String)> = sqlx::query_as(AssertSqlSafe(sql)).fetch_all(conn).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, k)| {
+            let canon = serde_json::from_str::<Value>(&k)
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            (id, canon)
+        })
+        .collect())
+}
+
+/// Live rows of the table whose key was not `seen`.
+pub async fn plan(
+    conn: &mut PgConnection,
+    mapping: &CompiledPipeline,
+    seen: &HashSet<String>,
+) -> Result<DeletePlan, sqlx::Error> {
+    let rows = live_keys(conn, mapping).await?;
     let live = rows.len() as u64;
     let ids = rows
         .into_iter()
-        .filter(|(_, k)| {
-            let canon = serde_json::from_str::<Value>(k)
-                .map(|v| v.to_string())
-                .unwrap_or_default();
-            !seen.contains(&canon)
-        })
+        .filter(|(_, k)| !seen.contains(k))
         .map(|(id, _)| id)
         .collect();
     Ok(DeletePlan { ids, live })

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use sqlx::{AssertSqlSafe, PgPool};
+use sqlx::PgPool;
 
 use super::full::key_text;
 use super::listing::{segments, spawn_fetch};
@@ -80,27 +80,12 @@ async fn compare(
             }
         }
     }
-    let keys = m
-        .key
-        .iter()
-        .map(|k| format!("\"{k}\""))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = format!(
-        "select jsonb_build_array({keys})::text from \"{}\" where deleted_at is null",
-        m.table
-    );
-    let local: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql))
-        .fetch_all(pool)
+    let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
+    let local: HashSet<String> = super::full::live_keys(&mut conn, m)
         .await
-        .map_err(|e| e.to_string())?;
-    let local: HashSet<String> = local
-        .iter()
-        .map(|k| {
-            serde_json::from_str::<serde_json::Value>(k)
-                .map(|x| x.to_string())
-                .unwrap_or_default()
-        })
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|(_, k)| k)
         .collect();
     v.upstream = upstream.len() as u64;
     v.local = local.len() as u64;
