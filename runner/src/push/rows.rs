@@ -51,6 +51,18 @@ fn decode(rows: Vec<Value>) -> Vec<SourceRow> {
         .collect()
 }
 
+/// A transaction whose session time zone is UTC, so `to_jsonb` writes timestamps in UTC.
+async fn utc_transaction(
+    pool: &PgPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, PushError> {
+    let mut tx = pool.begin().await.map_err(PushError::store("begin"))?;
+    sqlx::query("set local timezone to 'UTC'")
+        .execute(&mut *tx)
+        .await
+        .map_err(PushError::store("set timezone"))?;
+    Ok(tx)
+}
+
 /// The rows of `source` with these ids (missing ids were hard-deleted).
 pub async fn read_by_ids(
     pool: &PgPool,
@@ -61,11 +73,7 @@ pub async fn read_by_ids(
         "select to_jsonb(t) from {} t where t.id = any($1)",
         quote(source)
     );
-    let mut tx = pool.begin().await.map_err(PushError::store("begin"))?;
-    sqlx::query("set local timezone to 'UTC'")
-        .execute(&mut *tx)
-        .await
-        .map_err(PushError::store("set timezone"))?;
+    let mut tx = utc_transaction(pool).await?;
     let rows: Vec<Value> = sqlx::query_scalar(AssertSqlSafe(sql))
         .bind(ids)
         .fetch_all(&mut *tx)
@@ -86,11 +94,7 @@ pub async fn read_page(
         "select to_jsonb(t) from {} t where $1::uuid is null or t.id > $1 order by t.id limit $2",
         quote(source)
     );
-    let mut tx = pool.begin().await.map_err(PushError::store("begin"))?;
-    sqlx::query("set local timezone to 'UTC'")
-        .execute(&mut *tx)
-        .await
-        .map_err(PushError::store("set timezone"))?;
+    let mut tx = utc_transaction(pool).await?;
     let rows: Vec<Value> = sqlx::query_scalar(AssertSqlSafe(sql))
         .bind(after)
         .bind(limit)
