@@ -94,3 +94,31 @@ impl<S> Drop for SimHandle<S> {
         }
     }
 }
+
+/// The base of the absolute links a simulator serves (`next` URLs, `href`s): the configured
+/// public URL, or the bound address once the server listens.
+#[derive(Debug, Default)]
+pub struct BaseUrl(std::sync::RwLock<Option<String>>);
+
+impl BaseUrl {
+    /// A base that starts as `url` (none: set when the server binds).
+    pub fn new(url: Option<String>) -> Self {
+        BaseUrl(std::sync::RwLock::new(url))
+    }
+
+    /// Replaces the base.
+    pub fn set(&self, url: impl Into<String>) {
+        *self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(url.into());
+    }
+
+    /// The base, if set.
+    pub fn get(&self) -> Option<String> {
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}

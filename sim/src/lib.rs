@@ -10,5 +10,6 @@ pub mod coda;
 pub mod data;
 pub mod drchrono;
 pub mod handle;
+pub mod millis;
 pub mod pubsub;
 pub mod webhooks;

@@ -85,7 +85,7 @@ pub struct RateLimitConfig {
     /// Writes allowed per window and token; `None` leaves writes unlimited. Default 10.
     pub writes: Option<u32>,
     /// The window of both budgets. Default 6 seconds.
-    #[serde(rename = "window_ms", with = "millis")]
+    #[serde(rename = "window_ms", with = "crate::millis")]
     pub window: Duration,
     /// Rolling (default) or fixed windows.
     pub mode: WindowMode,
@@ -126,21 +126,6 @@ impl Default for FaultConfig {
             error_rate: 0.0,
             error_status: 500,
         }
-    }
-}
-
-/// Serde adapter: a `Duration` as whole milliseconds.
-pub(crate) mod millis {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        u64::deserialize(d).map(Duration::from_millis)
     }
 }
 

@@ -2,7 +2,7 @@
 //! `/_sim/` HTTP endpoints call the same methods).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -25,7 +25,7 @@ pub struct CodaState {
 #[derive(Debug)]
 struct Inner {
     world: Mutex<World>,
-    base_url: RwLock<Option<String>>,
+    base_url: crate::handle::BaseUrl,
 }
 
 /// Everything that changes while serving, behind one lock (never held across an await).
@@ -57,7 +57,7 @@ impl CodaState {
         Self {
             inner: Arc::new(Inner {
                 world: Mutex::new(world),
-                base_url: RwLock::new(config.public_url.clone()),
+                base_url: crate::handle::BaseUrl::new(config.public_url.clone()),
             }),
         }
     }
@@ -71,20 +71,12 @@ impl CodaState {
 
     /// Sets the base of absolute links, e.g. `http://127.0.0.1:8080`.
     pub fn set_base_url(&self, url: impl Into<String>) {
-        *self
-            .inner
-            .base_url
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = Some(url.into());
+        self.inner.base_url.set(url);
     }
 
     /// The base of absolute links, if set.
     pub fn base_url(&self) -> Option<String> {
-        self.inner
-            .base_url
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.inner.base_url.get()
     }
 
     /// Creates a table (and its doc, if new) with the given columns and no rows.

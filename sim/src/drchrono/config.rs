@@ -93,12 +93,12 @@ pub struct RateLimitConfig {
     pub hourly: Option<u32>,
     /// Length of the "hour"; windows are aligned to multiples of it since the Unix epoch, so
     /// the default (3600 s) resets at the top of each wall-clock hour. Shorten it in tests.
-    #[serde(rename = "hour_ms", with = "millis")]
+    #[serde(rename = "hour_ms", with = "crate::millis")]
     pub hour: Duration,
     /// Requests allowed within any `burst_window`; `None` disables it. Default 10.
     pub burst: Option<u32>,
     /// The sliding window of the burst limit. Default 1 second.
-    #[serde(rename = "burst_window_ms", with = "millis")]
+    #[serde(rename = "burst_window_ms", with = "crate::millis")]
     pub burst_window: Duration,
     /// Add `Retry-After: <seconds>` to 429 responses. Default false: DrChrono sends none.
     pub retry_after: bool,
@@ -129,7 +129,7 @@ pub struct FaultConfig {
     /// Probability that a request is delayed by `slow_delay` before being served.
     pub slow_rate: f64,
     /// Delay of slow responses. Default 2 seconds.
-    #[serde(rename = "slow_delay_ms", with = "millis")]
+    #[serde(rename = "slow_delay_ms", with = "crate::millis")]
     pub slow_delay: Duration,
 }
 
@@ -141,21 +141,6 @@ impl Default for FaultConfig {
             slow_rate: 0.0,
             slow_delay: Duration::from_secs(2),
         }
-    }
-}
-
-/// Serde adapter: a `Duration` as whole milliseconds.
-mod millis {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        u64::deserialize(d).map(Duration::from_millis)
     }
 }
 

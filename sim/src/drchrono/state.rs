@@ -2,7 +2,7 @@
 //! `/_sim/` HTTP endpoints call the same methods).
 
 use std::fmt::Display;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
@@ -29,7 +29,7 @@ pub struct DrChronoState {
 #[derive(Debug)]
 struct Inner {
     world: Mutex<World>,
-    base_url: RwLock<Option<String>>,
+    base_url: crate::handle::BaseUrl,
     salt: u64,
     default_page_size: usize,
 }
@@ -79,7 +79,7 @@ impl DrChronoState {
         Self {
             inner: Arc::new(Inner {
                 world: Mutex::new(world),
-                base_url: RwLock::new(config.public_url.clone()),
+                base_url: crate::handle::BaseUrl::new(config.public_url.clone()),
                 salt: config.seed,
                 default_page_size: config.default_page_size.max(1),
             }),
@@ -95,20 +95,12 @@ impl DrChronoState {
 
     /// Sets the base of absolute links, e.g. `http://127.0.0.1:8080`.
     pub fn set_base_url(&self, url: impl Into<String>) {
-        *self
-            .inner
-            .base_url
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = Some(url.into());
+        self.inner.base_url.set(url);
     }
 
     /// The base of absolute links, if set.
     pub fn base_url(&self) -> Option<String> {
-        self.inner
-            .base_url
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.inner.base_url.get()
     }
 
     pub(crate) fn salt(&self) -> u64 {
