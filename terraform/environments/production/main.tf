@@ -26,6 +26,7 @@ module "platform" {
   coda_doc_id              = var.coda_doc_id
   api_domain               = var.api_domain
   iap_members              = var.iap_members
+  operator_members         = var.operator_members
   notification_channels    = var.notification_channels
   time_zone                = var.time_zone
   secret_replica_locations = var.secret_replica_locations

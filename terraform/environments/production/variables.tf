@@ -93,6 +93,12 @@ variable "iap_members" {
   type        = list(string)
 }
 
+variable "operator_members" {
+  description = "Who may run the operator jobs (runner-sync-ops, runner-push-ops) with their own arguments, as IAM members: group:clinic-oncall@clinic.example. Project owners can already."
+  type        = list(string)
+  default     = []
+}
+
 variable "notification_channels" {
   description = "The ids of the Cloud Monitoring notification channels every alert notifies (projects/PROJECT/notificationChannels/ID)."
   type        = list(string)

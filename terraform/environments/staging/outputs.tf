@@ -68,6 +68,11 @@ output "job_names" {
   value       = module.platform.job_names
 }
 
+output "ops_job_names" {
+  description = "The operator jobs that run a runner verb inside the deployment (docs/RUNBOOK.md)."
+  value       = module.platform.ops_job_names
+}
+
 output "dashboards" {
   description = "The Cloud Monitoring dashboards."
   value       = module.platform.dashboards

@@ -18,6 +18,11 @@ output "job_names" {
   value       = { for key, job in google_cloud_run_v2_job.this : key => job.name }
 }
 
+output "ops_job_names" {
+  description = "The operator jobs that run a runner verb inside the deployment (sync, push)."
+  value       = { for key, job in google_cloud_run_v2_job.ops : key => job.name }
+}
+
 output "webhook_urls" {
   description = "The URLs to register with DrChrono and Deep Cura."
   value = {

@@ -131,3 +131,9 @@ variable "labels" {
   type        = map(string)
   default     = {}
 }
+
+variable "operator_members" {
+  description = "Who may run the operator jobs (runner-sync-ops, runner-push-ops) with their own arguments: IAM members such as group:clinic-oncall@clinic.example. Project owners can already."
+  type        = list(string)
+  default     = []
+}

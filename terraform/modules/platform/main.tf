@@ -166,6 +166,7 @@ module "cloud_run" {
   audit_bucket        = module.storage.bucket_name
   min_instances       = var.min_instances
   max_instances       = var.max_instances
+  operator_members    = var.operator_members
   labels              = local.labels
 }
 

@@ -68,6 +68,11 @@ output "job_names" {
   value       = module.cloud_run.job_names
 }
 
+output "ops_job_names" {
+  description = "The operator jobs that run a runner verb inside the deployment (docs/RUNBOOK.md)."
+  value       = module.cloud_run.ops_job_names
+}
+
 output "dashboards" {
   description = "The Cloud Monitoring dashboards."
   value       = module.monitoring.dashboards

@@ -86,6 +86,11 @@ variable "iap_members" {
   type        = list(string)
 }
 
+variable "operator_members" {
+  description = "Who may run the operator jobs (runner-sync-ops, runner-push-ops) with their own arguments."
+  type        = list(string)
+}
+
 variable "notification_channels" {
   description = "The notification channel ids every alert policy notifies."
   type        = list(string)
