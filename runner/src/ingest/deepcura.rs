@@ -34,20 +34,22 @@ pub(super) async fn receive(
         .map(|v| v.as_bytes());
     let authentic = given.is_some_and(|g| !secret.is_empty() && bool::from(g.ct_eq(secret)));
     if !authentic {
-        tracing::warn!(
-            secret_present = given.is_some(),
-            "Deep Cura gridhook rejected: bad shared secret."
-        );
+        let reason = if given.is_some() {
+            "bad shared secret"
+        } else {
+            "missing shared secret"
+        };
+        super::rejected(SOURCE_DEEPCURA, reason);
         return Err(ApiError::Unauthorized);
     }
     let plain = envelope::open(cfg, &headers, &body).map_err(|e| {
-        tracing::warn!(reason = %e, "Deep Cura gridhook rejected.");
+        super::rejected(SOURCE_DEEPCURA, &e.to_string());
         ApiError::bad_request(e.to_string())
     })?;
     let payload = match serde_json::from_slice::<Value>(&plain) {
         Ok(v @ Value::Object(_)) => v,
         _ => {
-            tracing::warn!("Deep Cura gridhook rejected: the decrypted note is not a JSON object.");
+            super::rejected(SOURCE_DEEPCURA, "the decrypted note is not a JSON object");
             return Err(ApiError::bad_request(
                 "the decrypted note is not a JSON object",
             ));
@@ -57,11 +59,11 @@ pub(super) async fn receive(
     match prepare(&state.plan, SOURCE_DEEPCURA, None, Some(&payload)) {
         Ok(Some(_)) => {}
         Ok(None) => {
-            tracing::warn!("Deep Cura gridhook rejected: no pipeline takes Deep Cura records.");
+            super::rejected(SOURCE_DEEPCURA, "no pipeline takes Deep Cura records");
             return Err(ApiError::NotFound);
         }
         Err(e) => {
-            tracing::warn!(reason = %e, "Deep Cura gridhook rejected: the note does not map.");
+            super::rejected(SOURCE_DEEPCURA, &e.to_string());
             return Err(ApiError::bad_request(e.to_string()));
         }
     }
@@ -109,7 +111,7 @@ pub(super) async fn receive(
         }
         Outcome::Failed(reason) => {
             // Accepted and durable, but not written: `runner replay` retries it.
-            tracing::warn!(inbox_id = id, reason = %reason, "Deep Cura note stored but not written.");
+            tracing::warn!(event = crate::telemetry::events::INBOX_FAILED, source = SOURCE_DEEPCURA, inbox_id = id, reason = %reason, "Deep Cura note stored but not written; kept for replay.");
             (
                 StatusCode::ACCEPTED,
                 Json(json!({ "status": "failed", "id": id })),

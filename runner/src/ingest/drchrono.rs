@@ -52,14 +52,18 @@ pub(super) async fn receive(
     let cfg = &state.plan.systems.drchrono.webhooks;
     let signature = headers.get("x-drchrono-signature").map(|v| v.as_bytes());
     if !verify_signature(cfg, signature, &body) {
-        tracing::warn!(
-            signature_present = signature.is_some(),
-            "DrChrono webhook rejected: bad signature."
-        );
+        let reason = if signature.is_some() {
+            "bad signature"
+        } else {
+            "missing signature"
+        };
+        super::rejected(SOURCE_DRCHRONO, reason);
         return Err(ApiError::Unauthorized);
     }
-    let event = header(&headers, "x-drchrono-event")?
-        .ok_or_else(|| ApiError::bad_request("the X-drchrono-event header is missing"))?;
+    let event = header(&headers, "x-drchrono-event")?.ok_or_else(|| {
+        super::rejected(SOURCE_DRCHRONO, "the X-drchrono-event header is missing");
+        ApiError::bad_request("the X-drchrono-event header is missing")
+    })?;
     let delivery = match header(&headers, "x-drchrono-delivery")? {
         Some(d) => d.to_string(),
         None => hex::encode(Sha256::digest(&body)),
@@ -67,10 +71,10 @@ pub(super) async fn receive(
     let payload: Option<Value> = if body.trim_ascii().is_empty() {
         None
     } else {
-        Some(
-            serde_json::from_slice(&body)
-                .map_err(|_| ApiError::bad_request("the body is not JSON"))?,
-        )
+        Some(serde_json::from_slice(&body).map_err(|_| {
+            super::rejected(SOURCE_DRCHRONO, "the body is not JSON");
+            ApiError::bad_request("the body is not JSON")
+        })?)
     };
     let routed = !targets(&state.plan, SOURCE_DRCHRONO, Some(event)).is_empty();
     let status = if routed {
@@ -97,10 +101,10 @@ pub(super) async fn receive(
         .map_err(|e| ApiError::from_store("store a webhook", &e))?;
     drop(conn);
     let Some(id) = id else {
-        tracing::info!(event, delivery_id = %delivery, "DrChrono redelivery ignored: already stored.");
+        tracing::info!(webhook_event = event, delivery_id = %delivery, "DrChrono redelivery ignored: already stored.");
         return Ok(Json(json!({ "status": "duplicate" })));
     };
-    tracing::info!(inbox_id = id, event, delivery_id = %delivery, status = status.as_str(), "DrChrono webhook stored.");
+    tracing::info!(inbox_id = id, webhook_event = event, delivery_id = %delivery, status = status.as_str(), "DrChrono webhook stored.");
     if routed {
         state.inbox_notify.notify_one();
     }
@@ -118,8 +122,10 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Api
     };
     match v.to_str() {
         Ok(s) if !s.trim().is_empty() && s.len() <= MAX_HEADER_LEN => Ok(Some(s.trim())),
-        _ => Err(ApiError::bad_request(format!(
-            "the {name} header is empty, too long or not text"
-        ))),
+        _ => {
+            let reason = format!("the {name} header is empty, too long or not text");
+            super::rejected(SOURCE_DRCHRONO, &reason);
+            Err(ApiError::bad_request(reason))
+        }
     }
 }

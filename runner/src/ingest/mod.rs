@@ -32,6 +32,17 @@ pub use replay::{ReplayFilter, ReplayReport, replay};
 pub use signature::{handshake_token, verify_signature};
 pub use worker::{DrainReport, POLL_INTERVAL, process_next, process_pending, spawn_worker};
 
+/// Logs a delivery refused before anything was stored (the `webhook_rejected` event). The
+/// reason names what is wrong, never a value.
+pub(crate) fn rejected(source: &str, reason: &str) {
+    tracing::warn!(
+        event = crate::telemetry::events::WEBHOOK_REJECTED,
+        source,
+        reason,
+        "Delivery rejected."
+    );
+}
+
 /// The webhook routes.
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -85,6 +85,7 @@ pub async fn replay(
             continue;
         };
         let outcome = settle(&mut tx, plan, &entry).await?;
+        let source = entry.source.clone();
         tx.commit()
             .await
             .map_err(|e| StoreError::from_sqlx("commit", e))?;
@@ -95,7 +96,7 @@ pub async fn replay(
             }
             Outcome::Ignored => report.ignored += 1,
             Outcome::Failed(reason) => {
-                tracing::warn!(inbox_id = id, reason = %reason, "Replay failed.");
+                tracing::warn!(event = crate::telemetry::events::INBOX_FAILED, source = %source, inbox_id = id, reason = %reason, "Replay failed; kept for replay.");
                 report.failed.push((id, reason));
             }
         }

@@ -52,7 +52,7 @@ pub async fn process_next(pool: &PgPool, plan: &Plan) -> Result<Option<Outcome>,
     tx.commit()
         .await
         .map_err(|e| StoreError::from_sqlx("commit", e))?;
-    log(entry.id, entry.event.as_deref(), &outcome);
+    log(&entry, &outcome);
     Ok(Some(outcome))
 }
 
@@ -68,18 +68,15 @@ pub async fn process_batch(pool: &PgPool, plan: &Plan) -> Result<Vec<Outcome>, S
     let mut done = Vec::with_capacity(entries.len());
     for entry in &entries {
         let outcome = settle(&mut tx, plan, entry).await?;
-        done.push((entry.id, entry.event.clone(), outcome));
+        done.push(outcome);
     }
     tx.commit()
         .await
         .map_err(|e| StoreError::from_sqlx("commit", e))?;
-    Ok(done
-        .into_iter()
-        .map(|(id, event, outcome)| {
-            log(id, event.as_deref(), &outcome);
-            outcome
-        })
-        .collect())
+    for (entry, outcome) in entries.iter().zip(&done) {
+        log(entry, outcome);
+    }
+    Ok(done)
 }
 
 /// Processes every pending entry, oldest first, until none is left (or `stop` fires).
@@ -139,21 +136,23 @@ pub fn spawn_worker(state: AppState, mut stop: Shutdown) -> JoinHandle<()> {
     })
 }
 
-fn log(id: i64, event: Option<&str>, outcome: &Outcome) {
-    let event = event.unwrap_or("-");
+fn log(entry: &inbox::Entry, outcome: &Outcome) {
+    let (id, event) = (entry.id, entry.event.as_deref().unwrap_or("-"));
     match outcome {
         Outcome::Processed(c) => tracing::info!(
             inbox_id = id,
-            event,
+            webhook_event = event,
             inserted = c.inserted,
             updated = c.updated,
             unchanged = c.unchanged,
             stale = c.stale,
             "Webhook processed."
         ),
-        Outcome::Ignored => tracing::info!(inbox_id = id, event, "Webhook ignored."),
+        Outcome::Ignored => {
+            tracing::info!(inbox_id = id, webhook_event = event, "Webhook ignored.");
+        }
         Outcome::Failed(reason) => {
-            tracing::warn!(inbox_id = id, event, reason = %reason, "Webhook failed; kept for replay.");
+            tracing::warn!(event = crate::telemetry::events::INBOX_FAILED, source = %entry.source, inbox_id = id, webhook_event = event, reason = %reason, "Webhook failed; kept for replay.");
         }
     }
 }

@@ -83,7 +83,7 @@ async fn receive(
     let d = match parse(body) {
         Ok(d) => d,
         Err(reason) => {
-            tracing::warn!(reason, "Pub/Sub push refused: malformed.");
+            crate::ingest::rejected("pubsub", reason);
             return ApiError::bad_request(reason).into_response();
         }
     };

@@ -17,6 +17,8 @@ use crate::config::systems::{Coda, Retry};
 use crate::source::{
     AccessLog, Backoff, RateBudget, http_client, parse_retry_after, path_template,
 };
+use crate::telemetry::events;
+use crate::telemetry::metrics::metrics;
 
 /// How long a mutation may stay incomplete before the push gives up (events stay pending).
 pub const DEFAULT_CONFIRM_TIMEOUT: Duration = Duration::from_secs(120);
@@ -233,14 +235,18 @@ impl CodaClient {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let queued = Instant::now();
             let req = match method {
                 Method::Get => {
                     i.reads.acquire().await;
+                    metrics().budget_wait("coda_read", queued.elapsed());
                     i.read_calls.fetch_add(1, Ordering::Relaxed);
                     i.http.get(url.clone())
                 }
                 Method::Post | Method::Delete => {
                     i.writes.acquire().await;
+                    metrics().budget_wait("coda_write", queued.elapsed());
+                    metrics().coda_write_calls.inc();
                     i.write_calls.fetch_add(1, Ordering::Relaxed);
                     let r = if matches!(method, Method::Post) {
                         i.http.post(url.clone())
@@ -254,6 +260,7 @@ impl CodaClient {
             let started = Instant::now();
             let resp = req.bearer_auth(i.token.expose()).send().await;
             let status = resp.as_ref().ok().map(|r| r.status().as_u16());
+            metrics().api_request("coda", status);
             i.log
                 .record(
                     m,
@@ -272,6 +279,8 @@ impl CodaClient {
                     Err(e) => (transport_kind(&e).to_string(), false, None),
                 },
                 Ok(r) if r.status().as_u16() == 429 => {
+                    metrics().coda_rate_limited.inc();
+                    tracing::warn!(event = events::CODA_RATE_LIMITED, operation = m, path = %path, "Coda answered 429; backing off.");
                     let ra = parse_retry_after(
                         r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
                     );

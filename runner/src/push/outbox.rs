@@ -140,7 +140,8 @@ async fn mark_failed(
         .await
         .map_err(PushError::store("settle outbox events"))?;
         if is_dead {
-            tracing::warn!(event = e.id, table = %e.table_name, reason = %reason, "Outbox event moved to the dead letters.");
+            crate::telemetry::metrics::metrics().dead_letter(&e.table_name);
+            tracing::warn!(event = crate::telemetry::events::OUTBOX_DEAD_LETTER, outbox_id = e.id, table = %e.table_name, reason = %reason, "Outbox event moved to the dead letters.");
             dead += 1;
         }
     }

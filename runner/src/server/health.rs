@@ -19,9 +19,12 @@ use super::AppState;
 /// How long the health check waits for the database.
 const DB_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// The `/health` route.
+/// The `/health`, `/ready` and `/metrics` routes.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/health", get(health))
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(super::ready::ready))
+        .route("/metrics", get(super::metrics::scrape))
 }
 
 async fn health(State(state): State<AppState>) -> Response {
@@ -72,7 +75,9 @@ async fn report(state: &AppState) -> Result<Value, sqlx::Error> {
 }
 
 /// The finish time of the last successful run of each pipeline.
-async fn last_success(pool: &PgPool) -> Result<BTreeMap<String, DateTime<Utc>>, sqlx::Error> {
+pub(super) async fn last_success(
+    pool: &PgPool,
+) -> Result<BTreeMap<String, DateTime<Utc>>, sqlx::Error> {
     let rows: Vec<(String, Option<DateTime<Utc>>)> = sqlx::query_as(
         "select pipeline, max(finished_at) from sync_log \
          where status = 'succeeded' group by pipeline",

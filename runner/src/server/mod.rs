@@ -4,15 +4,18 @@
 
 mod error;
 mod health;
+mod metrics;
 pub mod oidc;
+mod ready;
 mod serve;
+mod trace;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use sqlx::PgPool;
 use tokio::sync::Notify;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -67,8 +70,9 @@ impl AppState {
     }
 }
 
-/// The whole application router, with body limits, timeouts, request ids and request spans
-/// (method and path only: query strings and bodies are never logged).
+/// The whole application router, with body limits, timeouts, request ids, request spans and
+/// one request log per request (method, path, status, latency and the trace: query strings and
+/// bodies are never logged).
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::routes())
@@ -81,16 +85,12 @@ pub fn router(state: AppState) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             REQUEST_TIMEOUT,
         ))
+        .layer(axum::middleware::from_fn(trace::webhook_latency))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &Request<axum::body::Body>| {
-                let id = req
-                    .headers()
-                    .get("x-request-id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("-");
-                tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
-            }),
+            TraceLayer::new_for_http()
+                .make_span_with(trace::request_span)
+                .on_response(trace::request_log),
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)

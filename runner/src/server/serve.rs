@@ -77,11 +77,14 @@ pub async fn serve<F>(state: AppState, listener: TcpListener, shutdown: F) -> st
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    serve_with(state, listener, shutdown, |_, _| Vec::new()).await
+    serve_with(state, listener, shutdown, |state, stop| {
+        vec![crate::ingest::spawn_worker(state.clone(), stop)]
+    })
+    .await
 }
 
-/// [`serve`], plus background tasks started by `background` (for example the scheduler);
-/// they get a [`Shutdown`] and are awaited after the server has drained.
+/// Serves [`router`] with the background tasks started by `background` (the workers of a
+/// role); they get a [`Shutdown`] and are awaited after the server has drained.
 pub async fn serve_with<F, B>(
     state: AppState,
     listener: TcpListener,
@@ -93,8 +96,7 @@ where
     B: FnOnce(&AppState, Shutdown) -> Vec<JoinHandle<()>>,
 {
     let (signal, stop) = Shutdown::channel();
-    let mut tasks = vec![crate::ingest::spawn_worker(state.clone(), stop.clone())];
-    tasks.extend(background(&state, stop));
+    let tasks = background(&state, stop);
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "Listening.");
     }

@@ -14,6 +14,8 @@ use super::error::SourceError;
 use super::oauth::{TokenManager, transport_kind};
 use super::retry::{Backoff, parse_retry_after};
 use crate::config::systems::{DrChrono, Retry};
+use crate::telemetry::events;
+use crate::telemetry::metrics::metrics;
 
 /// A shared HTTP client (rustls with ring).
 pub fn http_client(timeout: Duration) -> reqwest::Client {
@@ -89,10 +91,13 @@ impl RestClient {
             // The token first: a refresh can take a while, and the budget must count the call
             // when it is really sent, not before.
             let token = i.tokens.access_token().await?;
+            let queued = Instant::now();
             i.budget.acquire().await;
+            metrics().budget_wait(&i.system, queued.elapsed());
             let started = Instant::now();
             let resp = i.http.get(url).bearer_auth(&token).send().await;
             let status = resp.as_ref().ok().map(|r| r.status().as_u16());
+            metrics().api_request(&i.system, status);
             i.log
                 .record("GET", url, status, started.elapsed(), pipeline)
                 .await;
@@ -111,7 +116,7 @@ impl RestClient {
                 }
                 Ok(r) if r.status().as_u16() == 401 => {
                     if refreshed {
-                        tracing::error!(system = %i.system, path = %path, "API refused a freshly refreshed token.");
+                        tracing::error!(event = events::OAUTH_REFRESH_FAILED, system = %i.system, status = 401u16, stage = "fresh_token_refused", path = %path, "API refused a freshly refreshed token; re-authorisation needed.");
                         return Err(SourceError::Unauthorized {
                             system: i.system.clone(),
                             path,
@@ -123,6 +128,7 @@ impl RestClient {
                     continue;
                 }
                 Ok(r) if r.status().as_u16() == 429 => {
+                    tracing::warn!(event = events::DRCHRONO_RATE_LIMITED, system = %i.system, pipeline = pipeline.unwrap_or("-"), path = %path, "DrChrono answered 429; backing off.");
                     let ra = parse_retry_after(
                         r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
                     );

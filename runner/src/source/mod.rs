@@ -13,5 +13,5 @@ pub use access_log::{AccessLog, path_template};
 pub use budget::RateBudget;
 pub use client::{RestClient, http_client};
 pub use error::SourceError;
-pub use oauth::TokenManager;
+pub use oauth::{TokenManager, transport_kind};
 pub use retry::{Backoff, parse_retry_after};

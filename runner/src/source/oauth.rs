@@ -17,6 +17,7 @@ use super::access_log::AccessLog;
 use super::error::SourceError;
 use crate::config::secret::Secret;
 use crate::config::systems::OAuth2;
+use crate::telemetry::events;
 
 #[derive(Debug, Clone)]
 struct Cached {
@@ -184,7 +185,7 @@ impl TokenManager {
                 .ok()
                 .and_then(|e| e.error)
                 .unwrap_or_else(|| "no error code".into());
-            tracing::error!(system = %self.system, status, reason = %reason, "Token refresh refused; re-authorisation needed.");
+            tracing::error!(event = events::OAUTH_REFRESH_FAILED, system = %self.system, status, stage = "refresh", reason = %reason, "Token refresh refused; re-authorisation needed.");
             return Err(SourceError::RefreshRefused {
                 system: self.system.clone(),
                 status,

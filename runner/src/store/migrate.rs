@@ -36,3 +36,25 @@ pub async fn create_database_if_missing(database_url: &str) -> Result<bool, Stor
 pub async fn run_migrations(pool: &PgPool) -> Result<(), StoreError> {
     MIGRATOR.run(pool).await.map_err(StoreError::Migrate)
 }
+
+/// The versions of the embedded migrations that the database has not applied (successfully)
+/// yet: empty when the schema is current. A server whose role may not migrate checks this
+/// instead, and `/ready` reports it.
+pub async fn pending_migrations(pool: &PgPool) -> Result<Vec<i64>, StoreError> {
+    let applied: Vec<i64> =
+        sqlx::query_scalar("select version from _sqlx_migrations where success order by version")
+            .fetch_all(pool)
+            .await
+            .or_else(
+                |e| match StoreError::from_sqlx("read applied migrations", e) {
+                    // 42P01 undefined_table: nothing was ever applied.
+                    e if e.sqlstate() == Some("42P01") => Ok(Vec::new()),
+                    e => Err(e),
+                },
+            )?;
+    Ok(MIGRATOR
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration() && !applied.contains(&m.version))
+        .map(|m| m.version)
+        .collect())
+}

@@ -6,6 +6,7 @@
 
 mod actor;
 mod error;
+mod ident;
 mod migrate;
 mod pool;
 mod sql;
@@ -13,7 +14,8 @@ mod upsert;
 
 pub use actor::set_actor;
 pub use error::{DbErrorDetails, StoreError};
-pub use migrate::{MIGRATOR, create_database_if_missing, run_migrations};
+pub use ident::Ident;
+pub use migrate::{MIGRATOR, create_database_if_missing, pending_migrations, run_migrations};
 pub use pool::{PoolSettings, connect, connect_with};
 pub use sql::validate_identifier;
 pub use upsert::{Lookup, PreparedUpsert, UpsertColumn, UpsertCounts, UpsertTarget, upsert_batch};

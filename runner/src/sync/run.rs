@@ -13,6 +13,7 @@ use crate::config::{Plan, PlannedPipeline};
 use crate::mapping::{CompiledPipeline, Row};
 use crate::source::RestClient;
 use crate::store::{Lookup, PreparedUpsert, UpsertColumn, UpsertTarget, set_actor};
+use crate::telemetry::events;
 
 /// The upsert target of a compiled pipeline.
 pub fn upsert_target(m: &CompiledPipeline) -> UpsertTarget {
@@ -72,13 +73,46 @@ pub async fn run_pipeline(
     {
         tracing::warn!(pipeline = %report.pipeline, error = %e, "Could not close sync_log row.");
     }
-    match &report.error {
-        None => {
-            tracing::info!(pipeline = %report.pipeline, pages = report.pages, inserted = report.counts.inserted, updated = report.counts.updated, unchanged = report.counts.unchanged, stale = report.counts.stale, soft_deleted = report.soft_deleted, "Sync finished.");
-        }
-        Some(e) => tracing::error!(pipeline = %report.pipeline, error = %e, "Sync failed."),
+    if !opts.dry_run {
+        record(&report, &opts.trigger);
     }
     report
+}
+
+/// The run's operational event ([`events::SYNC_FINISHED`] or [`events::SYNC_FAILED`]) and
+/// metrics.
+fn record(report: &SyncReport, trigger: &str) {
+    let ms = u64::try_from(report.elapsed.as_millis()).unwrap_or(u64::MAX);
+    crate::telemetry::metrics::metrics().sync_run(
+        &report.pipeline,
+        report.error.is_none(),
+        report.records,
+        report.elapsed,
+    );
+    match &report.error {
+        None => tracing::info!(
+            event = events::SYNC_FINISHED,
+            pipeline = %report.pipeline,
+            trigger,
+            records = report.records,
+            pages = report.pages,
+            inserted = report.counts.inserted,
+            updated = report.counts.updated,
+            unchanged = report.counts.unchanged,
+            stale = report.counts.stale,
+            soft_deleted = report.soft_deleted,
+            duration_ms = ms,
+            "Sync finished."
+        ),
+        Some(e) => tracing::error!(
+            event = events::SYNC_FAILED,
+            pipeline = %report.pipeline,
+            trigger,
+            reason = %e,
+            duration_ms = ms,
+            "Sync failed."
+        ),
+    }
 }
 
 async fn execute(

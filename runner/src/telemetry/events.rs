@@ -1,0 +1,46 @@
+//! The stable names of the operational events: the `event` field of a log line, which the
+//! log-based metrics, alert policies and dashboards of `terraform/modules/monitoring` filter on
+//! (`jsonPayload.event="sync_failed"`). Renaming one breaks an alert, so the names live here
+//! once, a contract test compares them with the Terraform, and `docs/OPERATIONS.md` lists each
+//! with its fields.
+
+/// A pipeline run succeeded. Fields: `pipeline`, `trigger`, `records`, `inserted`,
+/// `updated`, `duration_ms`.
+pub const SYNC_FINISHED: &str = "sync_finished";
+/// A pipeline run failed. Fields: `pipeline`, `trigger`, `reason`, `duration_ms`.
+pub const SYNC_FAILED: &str = "sync_failed";
+/// DrChrono refused a token refresh, or refused the token a refresh just returned:
+/// re-authorisation is needed. A routine 401 that a refresh cures is not this event. Fields:
+/// `system`, `status`, `stage` (`refresh` or `fresh_token_refused`).
+pub const OAUTH_REFRESH_FAILED: &str = "oauth_refresh_failed";
+/// An outbox event was given up and moved to the dead letters. Fields: `table`, `outbox_id`,
+/// `reason`.
+pub const OUTBOX_DEAD_LETTER: &str = "outbox_dead_letter";
+/// A stored webhook could not be written; it waits in the inbox for `runner replay`. Fields:
+/// `source`, `inbox_id`, `reason`.
+pub const INBOX_FAILED: &str = "inbox_failed";
+/// An inbound delivery was refused before anything was stored. Fields: `source`, `reason`.
+pub const WEBHOOK_REJECTED: &str = "webhook_rejected";
+/// Coda answered 429. Fields: `operation` (`GET`, `POST`, `DELETE`).
+pub const CODA_RATE_LIMITED: &str = "coda_rate_limited";
+/// DrChrono answered 429. Fields: `system`, `pipeline`.
+pub const DRCHRONO_RATE_LIMITED: &str = "drchrono_rate_limited";
+/// An audit partition was archived to Cloud Storage and detached. Fields: `table`,
+/// `partition`, `rows`, `bytes`.
+pub const RETENTION_ARCHIVED: &str = "retention_archived";
+/// A retention step failed; nothing was detached or dropped. Fields: `table`, `reason`.
+pub const RETENTION_FAILED: &str = "retention_failed";
+
+/// Every event name, for the contract test and the docs.
+pub const ALL: &[&str] = &[
+    SYNC_FINISHED,
+    SYNC_FAILED,
+    OAUTH_REFRESH_FAILED,
+    OUTBOX_DEAD_LETTER,
+    INBOX_FAILED,
+    WEBHOOK_REJECTED,
+    CODA_RATE_LIMITED,
+    DRCHRONO_RATE_LIMITED,
+    RETENTION_ARCHIVED,
+    RETENTION_FAILED,
+];
