@@ -5,14 +5,17 @@
 pub mod cli;
 pub mod coda_check;
 pub mod config;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod docs;
 pub mod fixtures;
+pub mod gcp;
 pub mod ingest;
 pub mod link;
 pub mod mapping;
 pub mod pubsub;
 pub mod push;
+pub mod retention;
 pub mod schedule;
 pub mod server;
 pub mod source;

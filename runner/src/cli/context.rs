@@ -6,12 +6,13 @@ use std::path::Path;
 use anyhow::Context;
 use sqlx::PgPool;
 
-use crate::config::{Env, EnvMode, Plan};
+use crate::config::{Env, EnvMode, Needs, Plan};
 use crate::store;
 
-/// Loads the plan with every `${VAR}` required, or prints every config error.
-pub fn plan(dir: &Path) -> anyhow::Result<Plan> {
-    match Plan::load(dir, &Env::Process, EnvMode::Strict) {
+/// Loads the plan with the `${VAR}`s of the systems the command uses (`needs`) required, or
+/// prints every config error.
+pub fn plan(dir: &Path, needs: Needs) -> anyhow::Result<Plan> {
+    match Plan::load(dir, &Env::Process, EnvMode::Needs(needs)) {
         Ok((plan, _)) => Ok(plan),
         Err(diags) => {
             eprint!("{diags}");
@@ -21,6 +22,24 @@ pub fn plan(dir: &Path) -> anyhow::Result<Plan> {
             )
         }
     }
+}
+
+/// Connects to `DATABASE_URL` without migrating (for roles that may not change the schema) and
+/// refuses a database whose schema is behind this binary.
+pub async fn database_current() -> anyhow::Result<PgPool> {
+    let pool = store::connect(&super::default_database_url())
+        .await
+        .context("cannot connect to PostgreSQL")?;
+    let pending = store::pending_migrations(&pool)
+        .await
+        .context("cannot read the applied migrations")?;
+    if !pending.is_empty() {
+        anyhow::bail!(
+            "the database schema is behind this binary ({} migration(s) pending): run `runner migrate` (the migration job) first",
+            pending.len()
+        );
+    }
+    Ok(pool)
 }
 
 /// Connects to `DATABASE_URL` (creating the database if needed) and applies migrations.

@@ -4,13 +4,6 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use anyhow::Context;
-use tokio::net::TcpListener;
-
-use crate::demo::{Demo, Summary};
-use crate::push::push_records;
-use crate::server::serve_with;
-
 /// Arguments of `runner demo`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -32,8 +25,35 @@ pub struct Args {
     pub database_url: String,
 }
 
-/// Runs the command.
+/// Runs the command. A build without the `demo` feature (the production image) has no
+/// simulators: it says how to get them and exits 2.
 pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
+    #[cfg(feature = "demo")]
+    {
+        run_demo(dir, args).await
+    }
+    #[cfg(not(feature = "demo"))]
+    {
+        let _ = (dir, args);
+        eprintln!("{NO_DEMO}");
+        Ok(2)
+    }
+}
+
+/// What a build without the simulators answers to `runner demo`.
+#[cfg(not(feature = "demo"))]
+const NO_DEMO: &str = "runner demo needs the simulators, which this build leaves out \
+(it was built with --no-default-features, as the production image is). Build it with the \
+default features: cargo run -p runner -- demo";
+
+#[cfg(feature = "demo")]
+async fn run_demo(dir: &Path, args: Args) -> anyhow::Result<i32> {
+    use anyhow::Context as _;
+    use tokio::net::TcpListener;
+
+    use crate::demo::{Demo, Summary};
+    use crate::server::serve_with;
+
     let demo = Demo::start(dir, &args.database_url, args.patients).await?;
     println!(
         "DrChrono simulator: {}  ({} fake patients)",
@@ -57,14 +77,16 @@ pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
         };
         // As `runner serve` without a role: the inbox worker and the outbox worker in-process.
         serve_with(state, listener, shutdown, |state, stop| {
-            let coda = state.coda.clone();
-            vec![crate::push::spawn_outbox_worker(
-                state.pool.clone(),
-                state.plan.clone(),
-                coda,
-                crate::push::OutboxOptions::default(),
-                stop,
-            )]
+            vec![
+                crate::ingest::spawn_worker(state.clone(), stop.clone()),
+                crate::push::spawn_outbox_worker(
+                    state.pool.clone(),
+                    state.plan.clone(),
+                    state.coda.clone(),
+                    crate::push::OutboxOptions::default(),
+                    stop,
+                ),
+            ]
         })
         .await
     });
@@ -118,7 +140,9 @@ pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
 }
 
 /// Pushes every mapped table's live rows to Coda.
-async fn push_all(demo: &Demo) -> anyhow::Result<()> {
+#[cfg(feature = "demo")]
+async fn push_all(demo: &crate::demo::Demo) -> anyhow::Result<()> {
+    use anyhow::Context as _;
     let plan = &demo.state.plan;
     let coda = demo.state.coda.clone();
     let mut sources: Vec<&str> = plan.mappings.values().map(|m| m.source.as_str()).collect();
@@ -130,7 +154,7 @@ async fn push_all(demo: &Demo) -> anyhow::Result<()> {
         )))
         .fetch_all(&demo.state.pool)
         .await?;
-        let out = push_records(&demo.state.pool, plan, &coda, table, &ids)
+        let out = crate::push::push_records(&demo.state.pool, plan, &coda, table, &ids)
             .await
             .with_context(|| format!("push of {table}"))?;
         println!(

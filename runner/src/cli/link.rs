@@ -5,6 +5,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
+use crate::config::Needs;
 use crate::link::{CompiledLinks, LinkCounts};
 use crate::store;
 
@@ -17,7 +18,7 @@ pub struct Args {}
 
 /// Runs the command.
 pub async fn run(dir: &Path, _args: Args) -> anyhow::Result<i32> {
-    let plan = super::context::plan(dir)?;
+    let plan = super::context::plan(dir, Needs::NONE)?;
     let links = CompiledLinks::compile(&plan.links).context("links.yaml cannot be compiled")?;
     let pool = super::context::database().await?;
     let mut tx = pool.begin().await.context("cannot begin a transaction")?;

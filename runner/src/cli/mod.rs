@@ -17,6 +17,7 @@ mod retention;
 mod review;
 mod schema;
 mod serve;
+pub use serve::Role;
 mod sync;
 mod test;
 pub use schema::stale_files;
@@ -64,7 +65,9 @@ pub enum Command {
     Link(link::Args),
     /// List the rows that wait for manual review (ids and reasons only).
     Review(review::Args),
-    /// Delete processed Pub/Sub message ids older than 7 days (`serve` also does it daily).
+    /// Audit retention: purge old Pub/Sub dedupe ids, create audit partitions ahead, archive
+    /// old ones to Cloud Storage and detach them, drop archives after 7 years (`serve` does it
+    /// daily).
     Retention(retention::Args),
     /// Push mapped tables to Coda in full, diff-only: `runner push <table>... | --all`.
     Push(push::Args),
@@ -87,14 +90,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Replay(a) => replay::run(&cli.config_dir, a).await,
         Command::Link(a) => link::run(&cli.config_dir, a).await,
         Command::Review(a) => review::run(&cli.config_dir, a).await,
-        Command::Retention(a) => retention::run(a).await,
+        Command::Retention(a) => retention::run(&cli.config_dir, a).await,
         Command::Push(a) => push::run(&cli.config_dir, a).await,
         Command::Outbox(a) => outbox::run(&cli.config_dir, a).await,
     }
 }
 
-/// The database URL: `DATABASE_URL`, or the local default.
+/// The database URL: `DATABASE_URL`, or the local default, with `DATABASE_PASSWORD` (a secret
+/// kept apart from the URL, as Secret Manager gives it) as its password when set. The result
+/// may hold a password: never print it.
 pub fn default_database_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/clinical".to_string())
+    let url = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/clinical".to_string());
+    with_password(&url, std::env::var("DATABASE_PASSWORD").ok().as_deref())
+}
+
+/// `url` with `password` set (percent-encoded), or `url` unchanged when there is none or the
+/// URL does not parse (the connection then reports the bad URL).
+pub fn with_password(url: &str, password: Option<&str>) -> String {
+    let Some(password) = password.filter(|p| !p.is_empty()) else {
+        return url.to_string();
+    };
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => match u.set_password(Some(password)) {
+            Ok(()) => u.to_string(),
+            Err(()) => url.to_string(),
+        },
+        Err(_) => url.to_string(),
+    }
 }

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use crate::config::Needs;
 use crate::push::CodaClient;
 use crate::push::outbox::{self, OutboxOptions};
 
@@ -61,7 +62,13 @@ pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
             Ok(i32::from(n == 0 && id.is_some()))
         }
         Verb::Drain => {
-            let plan = super::context::plan(dir)?;
+            let plan = super::context::plan(
+                dir,
+                Needs {
+                    coda: true,
+                    ..Needs::NONE
+                },
+            )?;
             let coda = CodaClient::new(&plan.systems.coda, pool.clone());
             let o = outbox::drain(&pool, &plan, &coda, &OutboxOptions::default(), None).await?;
             println!(

@@ -11,6 +11,7 @@ use std::sync::Mutex;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
+use crate::config::Needs;
 use crate::push::{CodaClient, PushProgress, push_full, select_mappings};
 
 /// Arguments of `runner push`.
@@ -96,7 +97,13 @@ pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
     if args.all != args.tables.is_empty() {
         anyhow::bail!("name tables or pass --all (not both)");
     }
-    let plan = super::context::plan(dir)?;
+    let plan = super::context::plan(
+        dir,
+        Needs {
+            coda: true,
+            ..Needs::NONE
+        },
+    )?;
     let selected = select_mappings(&plan, &args.tables, args.all)?;
     let pool = super::context::database().await?;
     let coda = CodaClient::new(&plan.systems.coda, pool.clone());

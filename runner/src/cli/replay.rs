@@ -5,6 +5,7 @@ use std::path::Path;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use crate::config::Needs;
 use crate::ingest::{ReplayFilter, replay};
 
 /// Arguments of `runner replay`.
@@ -36,7 +37,7 @@ pub fn parse_since(s: &str) -> Result<DateTime<Utc>, String> {
 
 /// Runs the command.
 pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
-    let plan = super::context::plan(dir)?;
+    let plan = super::context::plan(dir, Needs::NONE)?;
     let pool = super::context::database().await?;
     let filter = ReplayFilter {
         only_failed: args.failed,

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use crate::config::Needs;
 use crate::link::CompiledLinks;
 
 /// Arguments of `runner review`.
@@ -11,7 +12,7 @@ pub struct Args {}
 
 /// Runs the command.
 pub async fn run(dir: &Path, _args: Args) -> anyhow::Result<i32> {
-    let plan = super::context::plan(dir)?;
+    let plan = super::context::plan(dir, Needs::NONE)?;
     let links = CompiledLinks::compile(&plan.links)?;
     let pool = super::context::database().await?;
     let mut conn = pool.acquire().await?;

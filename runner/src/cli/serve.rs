@@ -1,6 +1,6 @@
-//! `runner serve`: the HTTP server (webhooks, health, scheduled-sync routes) with the inbox
-//! worker and, unless `--no-scheduler`, the embedded scheduler. Listens on `$PORT` when set
-//! (Cloud Run), else on `--listen`; stops gracefully on SIGTERM or Ctrl-C.
+//! `runner serve`: the HTTP server (webhooks, health, readiness, metrics, scheduled-sync routes,
+//! Pub/Sub push) with the background workers of its role. Listens on `$PORT` when set (Cloud
+//! Run), else on `--listen`; stops gracefully on SIGTERM or Ctrl-C.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 
+use crate::config::Needs;
 use crate::server::{AppState, serve_with, shutdown_signal};
 
 /// Arguments of `runner serve`.
@@ -23,9 +25,11 @@ pub struct Args {
     /// Google OIDC verification of `/sync/*` (and Pub/Sub push) callers.
     #[command(flatten)]
     pub oidc: OidcArgs,
-    /// What this instance runs: `all` (embedded: outbox worker pushing to Coda, scheduler),
-    /// `sync` (outbox relay to Pub/Sub instead of the worker, scheduler) or `push` (only
-    /// `/pubsub/push`: no worker, relay or scheduler). Every role serves every route.
+    /// What this instance runs (the GCP topology runs one Cloud Run service per role): `all`
+    /// (embedded: everything in one process), `sync` (webhooks, `/sync/*`, the inbox worker,
+    /// the outbox relay to Pub/Sub, the scheduler unless `--no-scheduler`), `push` (the
+    /// Pub/Sub push receiver) or `api` (write-back and the admin dashboard). Every role serves
+    /// `/health`, `/ready` and `/metrics` and runs the daily retention.
     #[arg(long, value_enum, env = "RUNNER_ROLE", default_value = "all")]
     pub role: Role,
     /// The Pub/Sub topic of `--role sync`.
@@ -38,10 +42,40 @@ pub struct Args {
 pub enum Role {
     /// Everything in one process; no Pub/Sub.
     All,
-    /// Syncs and relays outbox events to Pub/Sub.
+    /// Receives webhooks, syncs, and relays outbox events to Pub/Sub.
     Sync,
     /// Receives Pub/Sub pushes and writes Coda.
     Push,
+    /// Write-back from Coda and the admin dashboard.
+    Api,
+}
+
+impl Role {
+    /// The systems this role talks to: only their `${VAR}`s must be set.
+    pub fn needs(self) -> Needs {
+        match self {
+            Role::All => Needs {
+                writeback: false,
+                ..Needs::ALL
+            },
+            Role::Sync => Needs {
+                drchrono: true,
+                deepcura: true,
+                ..Needs::NONE
+            },
+            Role::Push => Needs {
+                coda: true,
+                ..Needs::NONE
+            },
+            Role::Api => Needs::NONE,
+        }
+    }
+
+    /// Whether this role applies migrations at start-up (the embedded topology, which owns
+    /// its database). The others only check that the schema is current.
+    pub fn migrates(self) -> bool {
+        self == Role::All
+    }
 }
 
 /// Who may call `/sync/*`: the OIDC token's audience, issuer and service-account emails.
@@ -118,74 +152,91 @@ pub fn listen_addr(port: Option<&str>, listen: SocketAddr) -> anyhow::Result<Soc
 
 /// Runs the command until shutdown.
 pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
-    let plan = super::context::plan(dir)?;
-    let pool = super::context::database().await?;
+    let plan = super::context::plan(dir, args.role.needs())?;
+    let pool = if args.role.migrates() {
+        super::context::database().await?
+    } else {
+        super::context::database_current().await?
+    };
     let mut state = AppState::new(pool, Arc::new(plan));
     state.oidc = args.oidc.verifier();
     let addr = listen_addr(std::env::var("PORT").ok().as_deref(), args.listen)?;
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
-    let scheduler = !args.no_scheduler;
     let relay = match args.role {
         Role::Sync => Some(Arc::new(
             args.pubsub
                 .publisher(state.pool.clone())
                 .map_err(anyhow::Error::msg)?,
         )),
-        Role::All | Role::Push => None,
+        Role::All | Role::Push | Role::Api => None,
     };
-    let role = args.role;
+    let workers = Workers {
+        role: args.role,
+        scheduler: !args.no_scheduler,
+        relay,
+    };
     serve_with(state, listener, shutdown_signal(), move |state, stop| {
-        background(state, stop, scheduler, role, relay)
+        workers.spawn(state, stop)
     })
     .await
     .context("server failed")?;
     Ok(0)
 }
 
-/// The background tasks besides the inbox worker (which `serve_with` always starts): the
-/// embedded outbox worker pushing change events to Coda (role `all`) or the relay publishing
-/// them to Pub/Sub (role `sync`), the daily `processed_messages` purge, and the embedded
-/// scheduler, unless switched off. Role `push` runs none of them.
-fn background(
-    state: &AppState,
-    mut stop: crate::server::Shutdown,
-    scheduler: bool,
+/// The background work of a role.
+struct Workers {
     role: Role,
+    scheduler: bool,
     relay: Option<Arc<crate::pubsub::Publisher>>,
-) -> Vec<tokio::task::JoinHandle<()>> {
-    if role == Role::Push {
-        tracing::info!("Role push: no outbox worker, relay or scheduler.");
-        return Vec::new();
-    }
-    let mut tasks = vec![crate::pubsub::spawn_daily_purge(
-        state.pool.clone(),
-        stop.clone(),
-    )];
-    if let Some(publisher) = relay {
-        tasks.push(crate::pubsub::spawn_relay(
+}
+
+impl Workers {
+    /// Starts the role's own workers, and nothing else: `all` runs the inbox worker, the
+    /// outbox worker pushing to Coda and the scheduler; `sync` the inbox worker, the relay to
+    /// Pub/Sub and the scheduler; `push` and `api` no worker. Every role runs the daily
+    /// retention (what its database role may do of it). `--no-scheduler` leaves the scheduler
+    /// out (Cloud Scheduler calls `/sync/*` instead).
+    fn spawn(self, state: &AppState, stop: crate::server::Shutdown) -> Vec<JoinHandle<()>> {
+        let retention = &state.plan.systems.retention;
+        let storage = (!retention.archive_bucket.trim().is_empty())
+            .then(|| Arc::new(crate::gcp::Storage::from_env(Some(state.pool.clone()))));
+        let mut tasks = vec![crate::retention::spawn_daily(
             state.pool.clone(),
-            publisher,
+            retention.clone(),
+            storage,
             stop.clone(),
-        ));
-    } else {
-        let coda = state.coda.clone();
-        tasks.push(crate::push::spawn_outbox_worker(
-            state.pool.clone(),
-            state.plan.clone(),
-            coda,
-            crate::push::OutboxOptions::default(),
-            stop.clone(),
-        ));
+        )];
+        if matches!(self.role, Role::All | Role::Sync) {
+            tasks.push(crate::ingest::spawn_worker(state.clone(), stop.clone()));
+        }
+        match (self.role, self.relay) {
+            (Role::Sync, Some(publisher)) => tasks.push(crate::pubsub::spawn_relay(
+                state.pool.clone(),
+                publisher,
+                stop.clone(),
+            )),
+            (Role::All, _) => tasks.push(crate::push::spawn_outbox_worker(
+                state.pool.clone(),
+                state.plan.clone(),
+                state.coda.clone(),
+                crate::push::OutboxOptions::default(),
+                stop.clone(),
+            )),
+            _ => {}
+        }
+        if !matches!(self.role, Role::All | Role::Sync) {
+            tracing::info!(role = ?self.role, "No sync workers in this role.");
+        } else if self.scheduler {
+            let mut stop = stop;
+            let stopped = async move { stop.wait().await };
+            tasks.push(crate::schedule::spawn_scheduler(state.clone(), stopped));
+        } else {
+            tracing::info!("Embedded scheduler off (--no-scheduler).");
+        }
+        tasks
     }
-    if !scheduler {
-        tracing::info!("Embedded scheduler off (--no-scheduler).");
-        return tasks;
-    }
-    let stopped = async move { stop.wait().await };
-    tasks.push(crate::schedule::spawn_scheduler(state.clone(), stopped));
-    tasks
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use crate::config::Needs;
 use crate::source::RestClient;
 use crate::sync::{SyncOptions, run_pipeline};
 
@@ -29,7 +30,13 @@ pub struct Args {
 
 /// Runs the command.
 pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
-    let plan = super::context::plan(dir)?;
+    let plan = super::context::plan(
+        dir,
+        Needs {
+            drchrono: true,
+            ..Needs::NONE
+        },
+    )?;
     let selected = super::context::select(&plan, &args.pipelines, args.all)?;
     let pool = super::context::database().await?;
     let client = RestClient::drchrono(&plan.systems.drchrono, pool.clone());

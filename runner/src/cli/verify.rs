@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use crate::config::Needs;
 use crate::source::RestClient;
 use crate::sync::verify::verify;
 
@@ -14,7 +15,13 @@ pub struct Args {
 
 /// Runs the command.
 pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
-    let plan = super::context::plan(dir)?;
+    let plan = super::context::plan(
+        dir,
+        Needs {
+            drchrono: true,
+            ..Needs::NONE
+        },
+    )?;
     let all = args.pipelines.is_empty();
     let selected = super::context::select(&plan, &args.pipelines, all)?;
     let pool = super::context::database().await?;

@@ -11,6 +11,7 @@ pub mod load;
 pub mod locate;
 pub mod pipeline;
 pub mod plan;
+pub mod retention;
 pub mod schema;
 pub mod schema_check;
 pub mod secret;
@@ -20,7 +21,7 @@ pub mod writeback;
 
 pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use env::Env;
-pub use load::{Config, Doc, EnvMode, SourceFile, load_dir};
+pub use load::{Config, Doc, EnvMode, Needs, SourceFile, load_dir};
 pub use plan::{Plan, PlannedPipeline};
 
 #[cfg(test)]

@@ -16,6 +16,9 @@ pub struct SystemsFile {
     pub deepcura: DeepCura,
     /// Coda, the staff UI: rows written by column ID.
     pub coda: Coda,
+    /// Audit retention: monthly partitions, the Cloud Storage archive, the daily run.
+    #[serde(default)]
+    pub retention: super::retention::Retention,
 }
 
 /// DrChrono connection.

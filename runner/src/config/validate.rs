@@ -17,6 +17,7 @@ pub const STANDARD_COLUMNS: [&str; 5] =
 pub fn check(config: &Config, diags: &mut Diagnostics) -> BTreeMap<String, CompiledPipeline> {
     let compiled = check_pipelines(config, diags);
     check_secrets(config, diags);
+    check_retention(config, diags);
     let tables = Tables::of(config);
     check_links(config, &tables, diags);
     check_writeback(config, &tables, diags);
@@ -260,6 +261,34 @@ fn check_secrets(config: &Config, diags: &mut Diagnostics) {
     }
     if let Some(w) = &config.writeback {
         check(&w.source, &["/secret"]);
+    }
+}
+
+/// The `retention` block: a valid cron, at least one hot month, and never fewer than the six
+/// years HIPAA asks documentation to be kept.
+fn check_retention(config: &Config, diags: &mut Diagnostics) {
+    let Some(doc) = &config.systems else { return };
+    let r = &doc.value.retention;
+    if let Err(e) = crate::schedule::parse_schedule(&r.cron) {
+        diags.push(doc.source.error(
+            "/retention/cron",
+            format!(
+                "`{}` is not a cron expression ({e}); for example `30 3 * * *`",
+                r.cron
+            ),
+        ));
+    }
+    if r.hot_months == 0 {
+        diags.push(doc.source.error(
+            "/retention/hot_months",
+            "keep at least the last whole month attached",
+        ));
+    }
+    if r.keep_years < 6 {
+        diags.push(doc.source.error(
+            "/retention/keep_years",
+            "audit records must be kept at least 6 years (HIPAA); the clinic keeps 7",
+        ));
     }
 }
 

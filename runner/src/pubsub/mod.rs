@@ -1,7 +1,7 @@
 //! The GCP topology of `runner serve` (DESIGN.md §6): the sync role relays outbox events to a
 //! Pub/Sub topic ([`relay`], over REST with [`publish`]); Pub/Sub pushes them to the push
-//! role's `POST /pubsub/push` ([`receive`]), which writes Coda; [`retention`] purges the
-//! push role's dedupe ids after 7 days.
+//! role's `POST /pubsub/push` ([`receive`]), which writes Coda (its dedupe ids are purged
+//! after 7 days by [`crate::retention`]).
 //!
 //! A change event carries ids only (the outbox id, table, record id and operation): the push
 //! reads the row's current content from PostgreSQL, so no patient data crosses Pub/Sub.
@@ -9,17 +9,16 @@
 pub mod publish;
 pub mod receive;
 pub mod relay;
-pub mod retention;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub use publish::{Auth, OutMessage, PublishError, Publisher};
+pub use crate::gcp::Auth;
+pub use publish::{OutMessage, PublishError, Publisher};
 pub use receive::{PUSH_PATH, routes};
 pub use relay::{RelayPass, relay_once, spawn_relay};
-pub use retention::{purge_processed, spawn_daily_purge};
 
 /// One outbox event as published (the message `data`, JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,23 +9,19 @@
 //! account needs `roles/pubsub.publisher` on the topic.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tokio::sync::Mutex;
 
-use crate::source::{AccessLog, http_client};
+use crate::gcp::{Auth, TokenSource};
+use crate::source::{AccessLog, http_client, transport_kind};
 
 /// The production Pub/Sub endpoint.
 pub const PUBSUB_URL: &str = "https://pubsub.googleapis.com";
-/// The metadata server's host when `GCE_METADATA_HOST` is not set.
-pub const METADATA_HOST: &str = "metadata.google.internal";
 /// Per-call timeout.
 const TIMEOUT: Duration = Duration::from_secs(30);
-/// A cached token is refreshed this long before it expires.
-const TOKEN_MARGIN: Duration = Duration::from_secs(60);
 
 /// One message to publish: the payload (sent base64-encoded) and string attributes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,36 +50,26 @@ pub enum PublishError {
     Token(String),
 }
 
-/// How the publisher authenticates.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Auth {
-    /// No token (the emulator).
-    None,
-    /// The instance service account's token from the metadata server at this host.
-    Metadata(String),
-}
-
 /// Publishes to one topic. Cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub struct Publisher {
     http: reqwest::Client,
     url: String,
-    auth: Auth,
-    token: Mutex<Option<(String, Instant)>>,
+    tokens: TokenSource,
     log: AccessLog,
 }
 
 impl Publisher {
     /// A publisher to `projects/{project}/topics/{topic}` at `base` (no trailing slash).
     pub fn new(base: &str, project: &str, topic: &str, auth: Auth, pool: Option<PgPool>) -> Self {
+        let http = http_client(TIMEOUT);
         Publisher {
-            http: http_client(TIMEOUT),
+            tokens: TokenSource::new(auth, http.clone()),
+            http,
             url: format!(
                 "{}/v1/projects/{project}/topics/{topic}:publish",
                 base.trim_end_matches('/')
             ),
-            auth,
-            token: Mutex::new(None),
             log: AccessLog::new(pool, "pubsub"),
         }
     }
@@ -100,10 +86,7 @@ impl Publisher {
                 Auth::None,
                 pool,
             ),
-            None => {
-                let host = var("GCE_METADATA_HOST").unwrap_or_else(|| METADATA_HOST.to_string());
-                Publisher::new(PUBSUB_URL, project, topic, Auth::Metadata(host), pool)
-            }
+            None => Publisher::new(PUBSUB_URL, project, topic, Auth::metadata_from_env(), pool),
         }
     }
 
@@ -122,7 +105,12 @@ impl Publisher {
             })).collect::<Vec<_>>()
         });
         let mut req = self.http.post(&self.url).json(&body);
-        if let Some(token) = self.token().await? {
+        if let Some(token) = self
+            .tokens
+            .token()
+            .await
+            .map_err(|e| PublishError::Token(e.0))?
+        {
             req = req.bearer_auth(token);
         }
         let started = std::time::Instant::now();
@@ -131,11 +119,11 @@ impl Publisher {
         self.log
             .record("POST", &self.url, status, started.elapsed(), None)
             .await;
-        let resp = resp.map_err(|e| PublishError::Transport(kind(&e)))?;
+        let resp = resp.map_err(|e| PublishError::Transport(transport_kind(&e)))?;
         if !resp.status().is_success() {
             if resp.status().as_u16() == 401 {
                 // A revoked or expired token: fetch a new one next time.
-                *self.token.lock().await = None;
+                self.tokens.invalidate().await;
             }
             return Err(PublishError::Status(resp.status().as_u16()));
         }
@@ -153,68 +141,5 @@ impl Publisher {
             return Err(PublishError::Decode);
         }
         Ok(ids)
-    }
-
-    /// The bearer token to send, if any (cached).
-    async fn token(&self) -> Result<Option<String>, PublishError> {
-        let Auth::Metadata(host) = &self.auth else {
-            return Ok(None);
-        };
-        let mut cached = self.token.lock().await;
-        if let Some((token, until)) = cached.as_ref()
-            && Instant::now() < *until
-        {
-            return Ok(Some(token.clone()));
-        }
-        let (token, ttl) = metadata_token(&self.http, host).await?;
-        let until = Instant::now() + ttl.saturating_sub(TOKEN_MARGIN);
-        *cached = Some((token.clone(), until));
-        Ok(Some(token))
-    }
-}
-
-/// Fetches the default service account's access token from the metadata server at `host`:
-/// `GET /computeMetadata/v1/instance/service-accounts/default/token` with
-/// `Metadata-Flavor: Google`, answering `{"access_token", "expires_in", "token_type"}`.
-pub async fn metadata_token(
-    http: &reqwest::Client,
-    host: &str,
-) -> Result<(String, Duration), PublishError> {
-    let url = format!("http://{host}/computeMetadata/v1/instance/service-accounts/default/token");
-    let resp = http
-        .get(&url)
-        .header("Metadata-Flavor", "Google")
-        .send()
-        .await
-        .map_err(|e| PublishError::Token(kind(&e).to_string()))?;
-    if !resp.status().is_success() {
-        return Err(PublishError::Token(format!(
-            "status {}",
-            resp.status().as_u16()
-        )));
-    }
-    let body: Value = resp
-        .json()
-        .await
-        .map_err(|_| PublishError::Token("not JSON".into()))?;
-    let token = body
-        .get("access_token")
-        .and_then(Value::as_str)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| PublishError::Token("no access_token".into()))?;
-    let ttl = body
-        .get("expires_in")
-        .and_then(Value::as_u64)
-        .unwrap_or(300);
-    Ok((token.to_string(), Duration::from_secs(ttl)))
-}
-
-fn kind(e: &reqwest::Error) -> &'static str {
-    if e.is_timeout() {
-        "timeout"
-    } else if e.is_connect() {
-        "connect"
-    } else {
-        "transport"
     }
 }

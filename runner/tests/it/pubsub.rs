@@ -202,7 +202,9 @@ async fn runner_retention_purges_only_message_ids_older_than_seven_days(pool: Pg
             .expect("rows");
     assert_eq!(left, ["new", "recent"]);
     assert_eq!(
-        runner::pubsub::purge_processed(&pool).await.expect("purge"),
+        runner::retention::purge_processed(&pool)
+            .await
+            .expect("purge"),
         0
     );
 }
