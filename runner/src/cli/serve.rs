@@ -20,7 +20,7 @@ pub struct Args {
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     /// Do not run the embedded scheduler (Cloud Scheduler calls `/sync/*` instead).
-    #[arg(long)]
+    #[arg(long, env = "RUNNER_NO_SCHEDULER")]
     pub no_scheduler: bool,
     /// Google OIDC verification of `/sync/*` (and Pub/Sub push) callers.
     #[command(flatten)]

@@ -95,7 +95,7 @@ pub enum EnvMode {
     Lenient,
     /// Strict for the parts a command uses, lenient elsewhere: `runner sync` needs DrChrono's
     /// credentials, not Coda's.
-    Needs(Needs),
+    Needs(super::needs::Needs),
 }
 
 impl EnvMode {
@@ -105,48 +105,6 @@ impl EnvMode {
             EnvMode::Strict => true,
             EnvMode::Lenient => false,
             EnvMode::Needs(n) => n.requires(kind, pointer),
-        }
-    }
-}
-
-/// The external systems a command talks to. Their variables must be set; the variables of
-/// the others may be missing (they load as empty strings and are never used).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Needs {
-    /// `systems.yaml` `drchrono`: the REST API and its webhooks.
-    pub drchrono: bool,
-    /// `systems.yaml` `deepcura`: gridhooks.
-    pub deepcura: bool,
-    /// `systems.yaml` `coda`.
-    pub coda: bool,
-    /// `writeback.yaml`: the write-back endpoints' secret.
-    pub writeback: bool,
-}
-
-impl Needs {
-    /// Every system.
-    pub const ALL: Needs = Needs {
-        drchrono: true,
-        deepcura: true,
-        coda: true,
-        writeback: true,
-    };
-    /// No external system (the database only).
-    pub const NONE: Needs = Needs {
-        drchrono: false,
-        deepcura: false,
-        coda: false,
-        writeback: false,
-    };
-
-    fn requires(self, kind: DocKind, pointer: &str) -> bool {
-        let under = |prefix: &str| pointer == prefix || pointer.starts_with(&format!("{prefix}/"));
-        match kind {
-            DocKind::Systems if under("/drchrono") => self.drchrono,
-            DocKind::Systems if under("/deepcura") => self.deepcura,
-            DocKind::Systems if under("/coda") => self.coda,
-            DocKind::Writeback => self.writeback,
-            _ => true,
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod fixture;
 pub mod links;
 pub mod load;
 pub mod locate;
+pub mod needs;
 pub mod pipeline;
 pub mod plan;
 pub mod retention;
@@ -21,7 +22,8 @@ pub mod writeback;
 
 pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use env::Env;
-pub use load::{Config, Doc, EnvMode, Needs, SourceFile, load_dir};
+pub use load::{Config, Doc, EnvMode, SourceFile, load_dir};
+pub use needs::{Needs, required_vars};
 pub use plan::{Plan, PlannedPipeline};
 
 #[cfg(test)]

@@ -4,9 +4,12 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use runner::config::{Env, EnvMode, Plan};
+use serde_json::Value;
 use sim::drchrono::{DrChronoConfig, DrChronoHandle, DrChronoSim};
 
 /// The repository root (holds `pipelines/` and `mappings/`).
@@ -123,4 +126,98 @@ pub async fn coda_for(plan: &Plan) -> sim::coda::CodaHandle {
     .expect("coda sim starts");
     runner::demo::create_tables(coda.state(), plan);
     coda
+}
+
+/// Everything logged on this thread while it lives (a test runtime is single-threaded, so that
+/// covers the server's tasks too): as text with [`LogCapture::start`], or as the Cloud Logging
+/// JSON lines of production with [`LogCapture::json`].
+pub struct LogCapture {
+    buf: Arc<Mutex<Vec<u8>>>,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+#[derive(Clone)]
+struct Sink(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Sink {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Sink {
+    type Writer = Sink;
+    fn make_writer(&'a self) -> Sink {
+        self.clone()
+    }
+}
+
+impl LogCapture {
+    /// Human-readable lines, every level.
+    pub fn start() -> Self {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(Sink(buf.clone()))
+            .finish();
+        LogCapture {
+            buf,
+            _guard: tracing::subscriber::set_default(subscriber),
+        }
+    }
+
+    /// Cloud Logging JSON lines (as with `LOG_FORMAT=json`), every level, for project `test`.
+    pub fn json() -> Self {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_subscriber::filter::LevelFilter::TRACE)
+            .with(runner::telemetry::CloudLogging::new(
+                Sink(buf.clone()),
+                Some("test".into()),
+            ));
+        LogCapture {
+            buf,
+            _guard: tracing::subscriber::set_default(subscriber),
+        }
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.buf.lock().expect("log buffer")).into_owned()
+    }
+
+    /// The JSON lines (of a [`LogCapture::json`] capture); panics on a line that is not one
+    /// JSON object.
+    pub fn lines(&self) -> Vec<Value> {
+        self.text()
+            .lines()
+            .map(|l| match serde_json::from_str::<Value>(l) {
+                Ok(v @ Value::Object(_)) => v,
+                _ => panic!("not a JSON object log line: {l}"),
+            })
+            .collect()
+    }
+
+    /// The JSON lines whose `event` is `name`.
+    pub fn events(&self, name: &str) -> Vec<Value> {
+        self.lines()
+            .into_iter()
+            .filter(|l| l["event"] == name)
+            .collect()
+    }
+
+    /// Fails when any line contains one of `secrets` (values that are patient data).
+    pub fn assert_free_of(&self, secrets: &[String]) {
+        let text = self.text();
+        for line in text.lines() {
+            for s in secrets.iter().filter(|s| s.len() >= 4) {
+                assert!(!line.contains(s.as_str()), "log line leaks {s:?}: {line}");
+            }
+        }
+    }
 }

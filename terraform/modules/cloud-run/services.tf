@@ -20,13 +20,17 @@ locals {
       cpu_idle        = false
       ingress         = "INGRESS_TRAFFIC_ALL"
       env = {
-        LOG_FORMAT          = "json"
-        DATABASE_URL        = local.database_urls.sync
-        DRCHRONO_BASE_URL   = var.drchrono_base_url
-        PUBSUB_PROJECT_ID   = var.project_id
-        PUBSUB_TOPIC        = var.change_events_topic
-        OIDC_AUDIENCE       = local.audiences.sync
-        OIDC_ALLOWED_EMAILS = var.scheduler_email
+        LOG_FORMAT           = "json"
+        GOOGLE_CLOUD_PROJECT = var.project_id
+        DATABASE_URL         = local.database_urls.sync
+        DRCHRONO_BASE_URL    = var.drchrono_base_url
+        PUBSUB_PROJECT_ID    = var.project_id
+        PUBSUB_TOPIC         = var.change_events_topic
+        OIDC_AUDIENCE        = local.audiences.sync
+        OIDC_ALLOWED_EMAILS  = var.scheduler_email
+        # Cloud Scheduler calls /sync/all; an embedded scheduler in every instance would spend
+        # the DrChrono budget again.
+        RUNNER_NO_SCHEDULER = "true"
       }
       secrets = {
         DRCHRONO_CLIENT_ID      = "drchrono-client-id"
@@ -49,12 +53,13 @@ locals {
       cpu_idle        = true
       ingress         = "INGRESS_TRAFFIC_INTERNAL_ONLY"
       env = {
-        LOG_FORMAT          = "json"
-        DATABASE_URL        = local.database_urls.push
-        CODA_BASE_URL       = var.coda_base_url
-        CODA_DOC_ID         = var.coda_doc_id
-        OIDC_AUDIENCE       = local.audiences.push
-        OIDC_ALLOWED_EMAILS = var.pubsub_push_email
+        LOG_FORMAT           = "json"
+        GOOGLE_CLOUD_PROJECT = var.project_id
+        DATABASE_URL         = local.database_urls.push
+        CODA_BASE_URL        = var.coda_base_url
+        CODA_DOC_ID          = var.coda_doc_id
+        OIDC_AUDIENCE        = local.audiences.push
+        OIDC_ALLOWED_EMAILS  = var.pubsub_push_email
       }
       secrets = {
         CODA_API_TOKEN = "coda-api-token"
@@ -75,8 +80,9 @@ locals {
       cpu_idle        = true
       ingress         = "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
       env = {
-        LOG_FORMAT   = "json"
-        DATABASE_URL = local.database_urls.api
+        LOG_FORMAT           = "json"
+        GOOGLE_CLOUD_PROJECT = var.project_id
+        DATABASE_URL         = local.database_urls.api
       }
       secrets = {
         CODA_WRITEBACK_SECRET = "coda-writeback-secret"

@@ -2,8 +2,7 @@
 //! generated clinic whose records are webhook objects, in-process calls, and a log capture
 //! that proves no patient data is logged.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -17,6 +16,7 @@ use sqlx::PgPool;
 use tower::ServiceExt;
 
 use crate::common;
+pub use crate::common::LogCapture;
 
 pub const SECRET: &str = "test-webhook-secret";
 
@@ -74,55 +74,6 @@ pub async fn drain(state: &AppState) -> runner::ingest::DrainReport {
     runner::ingest::process_pending(&state.pool, &state.plan, None)
         .await
         .expect("drain")
-}
-
-/// Everything logged on this thread while it lives (the test runtime is single-threaded, so
-/// that covers the server's tasks too).
-pub struct LogCapture {
-    buf: Arc<Mutex<Vec<u8>>>,
-    _guard: tracing::subscriber::DefaultGuard,
-}
-
-struct Sink(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Sink {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log buffer").extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl LogCapture {
-    pub fn start() -> Self {
-        let buf = Arc::new(Mutex::new(Vec::new()));
-        let sink = buf.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || Sink(sink.clone()))
-            .finish();
-        LogCapture {
-            buf,
-            _guard: tracing::subscriber::set_default(subscriber),
-        }
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.buf.lock().expect("log buffer")).into_owned()
-    }
-
-    /// Fails when any line contains one of `secrets` (values that are patient data).
-    pub fn assert_free_of(&self, secrets: &[String]) {
-        let text = self.text();
-        for line in text.lines() {
-            for s in secrets.iter().filter(|s| s.len() >= 4) {
-                assert!(!line.contains(s.as_str()), "log line leaks {s:?}: {line}");
-            }
-        }
-    }
 }
 
 /// Name and birth date of a generated patient: what must never be logged.
