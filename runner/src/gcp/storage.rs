@@ -114,6 +114,7 @@ impl Storage {
             .map_err(|_| StorageError::Decode("upload URL"))?;
         url.path_segments_mut()
             .map_err(|()| StorageError::Decode("upload URL"))?
+            .pop_if_empty()
             .push(bucket)
             .push("o");
         url.query_pairs_mut()
@@ -145,6 +146,7 @@ impl Storage {
             .map_err(|_| StorageError::Decode("metadata URL"))?;
         url.path_segments_mut()
             .map_err(|()| StorageError::Decode("metadata URL"))?
+            .pop_if_empty()
             .push(bucket)
             .push("o")
             .push(name);
