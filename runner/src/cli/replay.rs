@@ -1,5 +1,6 @@
-//! `runner replay`: re-process inbox entries (by default every `received` and `failed` one).
-//! Idempotent: rows that did not change are not written again.
+//! `runner replay`: re-process inbox entries (by default every `received` and `failed` one),
+//! or with `--quarantine` the source records waiting in the quarantine. Idempotent: rows that
+//! did not change are not written again.
 
 use std::path::Path;
 
@@ -21,6 +22,10 @@ pub struct Args {
     /// `--failed` is given.
     #[arg(long = "id", value_name = "N")]
     pub ids: Vec<i64>,
+    /// Write the quarantined source records again (all open ones, or the `--id`s given)
+    /// instead of inbox entries.
+    #[arg(long, conflicts_with_all = ["failed", "since"])]
+    pub quarantine: bool,
 }
 
 /// Parses `--since`: RFC 3339, or a date meaning midnight UTC.
@@ -37,8 +42,34 @@ pub fn parse_since(s: &str) -> Result<DateTime<Utc>, String> {
 
 /// Runs the command.
 pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
-    let plan = super::context::plan(dir, Needs::NONE)?;
+    // Entries of pipelines that re-read their record from DrChrono need its credentials.
+    let plan = super::context::plan(
+        dir,
+        Needs {
+            drchrono: true,
+            ..Needs::NONE
+        },
+    )?;
     let pool = super::context::database().await?;
+    if args.quarantine {
+        let r = crate::sync::quarantine::replay(&pool, &plan, &args.ids).await?;
+        let c = r.counts;
+        println!(
+            "quarantine: {} resolved (inserted {}, updated {}, unchanged {}, stale {}), {} still failing",
+            r.resolved,
+            c.inserted,
+            c.updated,
+            c.unchanged,
+            c.stale,
+            r.failed.len()
+        );
+        for (id, reason) in &r.failed {
+            eprintln!("FAILED quarantine {id}: {reason}");
+        }
+        return Ok(i32::from(!r.failed.is_empty()));
+    }
+    let client = crate::source::RestClient::drchrono(&plan.systems.drchrono, pool.clone());
+    while crate::ingest::refetch_pending(&pool, &plan, &client).await? > 0 {}
     let filter = ReplayFilter {
         only_failed: args.failed,
         since: args.since,

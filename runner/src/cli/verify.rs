@@ -31,8 +31,9 @@ pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
         "pipeline", "drchrono", "postgres", "keys"
     );
     let mut bad = 0;
+    let mut notes = Vec::new();
     for p in selected {
-        let v = verify(&pool, &client, p).await;
+        let v = verify(&pool, &client, &plan, p).await;
         let result = match (&v.error, v.ok()) {
             (Some(e), _) => format!("ERROR {e}"),
             (None, true) => "ok".into(),
@@ -53,6 +54,22 @@ pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
         if !v.ok() {
             bad += 1;
         }
+        let waiting = [
+            (
+                v.quarantined,
+                "record(s) in the quarantine (runner replay --quarantine)",
+            ),
+            (v.unmappable, "upstream record(s) that do not map"),
+            (
+                v.unresolved,
+                "row(s) whose parent is not in PostgreSQL (unresolved reference)",
+            ),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{}: {n} {what}", v.pipeline))
+        .collect::<Vec<_>>();
+        notes.extend(waiting);
         println!(
             "{:<18} {:>10} {:>10} {:>6}  {result}",
             v.pipeline,
@@ -60,6 +77,12 @@ pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
             v.local,
             if v.keys_compared { "yes" } else { "count" }
         );
+    }
+    if !notes.is_empty() {
+        println!();
+        for n in &notes {
+            println!("{n}");
+        }
     }
     Ok(i32::from(bad > 0))
 }

@@ -118,12 +118,16 @@ pub enum CursorFormat {
     Datetime,
 }
 
-/// Full-mode settings.
+/// Full-mode settings. A pipeline without `incremental` lists everything every run; one with
+/// `incremental` lists everything when run with `--full`. Either way, a complete listing may
+/// soft-delete what it no longer lists.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FullMode {
-    /// Soft-delete (set `deleted_at`) rows whose record is no longer listed upstream. Rows are
-    /// never hard-deleted. Default: true.
+    /// Soft-delete (set `deleted_at`) rows whose record is no longer listed upstream, and the
+    /// rows of other pipelines that reference them through a lookup (a deleted patient's
+    /// appointments and insurance). Rows are never hard-deleted. Default: true (an
+    /// `incremental` pipeline without a `full` block never soft-deletes).
     #[serde(default = "default_true")]
     pub soft_delete: bool,
     /// Largest share (0.0-1.0) of a table that one run may soft-delete. Above it the run fails
@@ -163,10 +167,37 @@ pub struct Webhooks {
     /// JSONPath of the record inside the webhook payload (DrChrono: `$.object`).
     #[serde(default = "default_object")]
     pub object: String,
+    /// JSONPaths that must be present in the record for a delivery to be accepted: the fields
+    /// that tell this resource from another (a patient has a `chart_id`, an appointment a
+    /// `scheduled_time`). A delivery whose record lacks one is refused with 400 before anything
+    /// is stored, so an event carrying the wrong kind of object never writes a bogus row.
+    #[serde(default)]
+    pub require: Vec<String>,
+    /// Read the record by id from the API and write that, instead of the webhook's copy. For
+    /// resources without a version field (medications, problems, allergies): two deliveries
+    /// applied out of order then both write the current record, never an older one.
+    #[serde(default)]
+    pub refetch: Option<Refetch>,
 }
 
 fn default_object() -> String {
     "$.object".to_string()
+}
+
+/// How a webhook's record is read again from the API.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Refetch {
+    /// Detail endpoint with an `{id}` placeholder, relative to the system's base URL, for
+    /// example `/api/medications/{id}`.
+    pub endpoint: String,
+    /// JSONPath of the id in the webhook's record. Default: `$.id`.
+    #[serde(default = "default_id_path")]
+    pub id: String,
+}
+
+fn default_id_path() -> String {
+    "$.id".to_string()
 }
 
 /// The table written and how rows are identified.

@@ -13,14 +13,47 @@ use super::pipeline::PipelineFile;
 use super::systems::SystemsFile;
 use super::writeback::WritebackFile;
 use crate::mapping::CompiledPipeline;
+use crate::store::{Lookup, PreparedUpsert, UpsertColumn, UpsertTarget};
 
-/// One runnable pipeline: its file and its compiled mapping.
+/// One runnable pipeline: its file, its compiled mapping and its prepared upsert.
 #[derive(Debug, Clone)]
 pub struct PlannedPipeline {
     /// The pipeline file as written (after interpolation).
     pub file: PipelineFile,
     /// The compiled mapping.
     pub mapping: CompiledPipeline,
+    /// The upsert statement of its target, built once from validated identifiers.
+    pub upsert: PreparedUpsert,
+}
+
+/// The upsert target of a compiled pipeline: its mapped columns (lookups resolved by the
+/// store) and the raw-object column.
+pub fn upsert_target(m: &CompiledPipeline) -> UpsertTarget {
+    let mut columns: Vec<UpsertColumn> = m
+        .fields
+        .iter()
+        .map(|f| UpsertColumn {
+            name: f.name.clone(),
+            ty: f.ty,
+            lookup: f.lookup.as_ref().map(|l| Lookup {
+                table: l.table.clone(),
+                by: l.by.clone(),
+            }),
+        })
+        .collect();
+    if let Some(raw) = &m.raw {
+        columns.push(UpsertColumn {
+            name: raw.clone(),
+            ty: super::field_type::FieldType::Jsonb,
+            lookup: None,
+        });
+    }
+    UpsertTarget {
+        table: m.table.clone(),
+        key: m.key.clone(),
+        version: m.version.clone(),
+        columns,
+    }
 }
 
 /// A validated config, ready to run.
@@ -36,6 +69,8 @@ pub struct Plan {
     pub writeback: WritebackFile,
     /// Coda mappings, by name.
     pub mappings: BTreeMap<String, CodaMappingFile>,
+    /// References between synced tables (lookups with a sibling source-id column).
+    pub relations: Vec<super::relations::Relation>,
 }
 
 impl Plan {
@@ -52,16 +87,24 @@ impl Plan {
         else {
             return Err(diags.finish());
         };
-        let pipelines = order
+        let pipelines: Vec<PlannedPipeline> = order
             .iter()
             .filter_map(|name| {
                 let file = config.pipelines.get(name)?.value.clone();
                 let mapping = compiled.remove(name)?;
-                Some(PlannedPipeline { file, mapping })
+                // Validation built the same statement: it cannot fail here.
+                let upsert = PreparedUpsert::new(&upsert_target(&mapping)).ok()?;
+                Some(PlannedPipeline {
+                    file,
+                    mapping,
+                    upsert,
+                })
             })
             .collect();
+        let relations = super::relations::relations(&pipelines);
         let plan = Plan {
             systems: systems.value.clone(),
+            relations,
             pipelines,
             links: links.value.clone(),
             writeback: writeback.value.clone(),

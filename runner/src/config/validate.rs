@@ -8,6 +8,7 @@ use super::diag::Diagnostics;
 use super::load::{Config, SourceFile};
 use super::locate::escape;
 use crate::mapping::CompiledPipeline;
+use crate::store::PreparedUpsert;
 
 /// Columns every synced or Coda-owned table has, whatever its pipeline maps.
 pub const STANDARD_COLUMNS: [&str; 5] =
@@ -93,6 +94,11 @@ fn check_pipelines(config: &Config, diags: &mut Diagnostics) -> BTreeMap<String,
         let src = &doc.source;
         match CompiledPipeline::compile(name, p) {
             Ok(c) => {
+                // The statement the runtime will execute: identifiers are checked now, where
+                // the error can point at the file, not on the first page of a sync.
+                if let Err(e) = PreparedUpsert::new(&super::plan::upsert_target(&c)) {
+                    diags.push(src.error(&identifier_pointer(p, &e), e.to_string()));
+                }
                 compiled.insert(name.clone(), c);
             }
             Err(errs) => {
@@ -121,10 +127,10 @@ fn check_pipelines(config: &Config, diags: &mut Diagnostics) -> BTreeMap<String,
             "deepcura" => {}
             other => diags.push(src.error("/source/system", format!("unknown system `{other}` (systems.yaml defines drchrono and deepcura as sources)"))),
         }
-        if p.source.incremental.is_some() && p.source.full.is_some() {
+        if p.source.windows.is_some() && p.source.full.as_ref().is_some_and(|f| f.soft_delete) {
             diags.push(src.error(
-                "/source/full",
-                "a source is either `incremental` or `full`, not both",
+                "/source/full/soft_delete",
+                "a listing by date windows is never complete: it cannot tell a deleted record",
             ));
         }
         if let Some(f) = &p.source.full
@@ -262,6 +268,35 @@ fn check_secrets(config: &Config, diags: &mut Diagnostics) {
     if let Some(w) = &config.writeback {
         check(&w.source, &["/secret"]);
     }
+}
+
+/// Where in a pipeline file an invalid upsert target comes from: the field whose name or
+/// lookup is not an identifier, else the target table.
+fn identifier_pointer(
+    p: &crate::config::pipeline::PipelineFile,
+    e: &crate::store::StoreError,
+) -> String {
+    let crate::store::StoreError::InvalidIdentifier(bad) = e else {
+        return "/target".into();
+    };
+    if &p.target.table == bad {
+        return "/target/table".into();
+    }
+    for (col, f) in &p.fields {
+        let at = format!("/fields/{}", escape(col));
+        if col == bad {
+            return at;
+        }
+        if let Some(l) = &f.lookup
+            && (&l.table == bad || &l.by == bad)
+        {
+            return format!("{at}/lookup");
+        }
+    }
+    if p.target.raw.as_ref() == Some(bad) {
+        return "/target/raw".into();
+    }
+    "/target".into()
 }
 
 /// The `retention` block: a valid cron, at least one hot month, and never fewer than the six

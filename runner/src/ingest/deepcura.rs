@@ -46,7 +46,7 @@ pub(super) async fn receive(
         super::rejected(SOURCE_DEEPCURA, &e.to_string());
         ApiError::bad_request(e.to_string())
     })?;
-    let payload = match serde_json::from_slice::<Value>(&plain) {
+    let mut payload = match serde_json::from_slice::<Value>(&plain) {
         Ok(v @ Value::Object(_)) => v,
         _ => {
             super::rejected(SOURCE_DEEPCURA, "the decrypted note is not a JSON object");
@@ -56,6 +56,13 @@ pub(super) async fn receive(
         }
     };
     drop(plain);
+    let stripped = crate::mapping::strip_nul(&mut payload);
+    if stripped > 0 {
+        tracing::warn!(
+            characters = stripped,
+            "NUL characters removed from a Deep Cura note: PostgreSQL cannot store them."
+        );
+    }
     match prepare(&state.plan, SOURCE_DEEPCURA, None, Some(&payload)) {
         Ok(Some(_)) => {}
         Ok(None) => {
@@ -79,6 +86,7 @@ pub(super) async fn receive(
         body: &body,
         payload: Some(&payload),
         status: Status::Received,
+        needs_refetch: false,
     };
     let Some(id) = inbox::insert(&mut tx, &entry).await.map_err(unavailable)? else {
         tracing::info!(delivery_id = %delivery, "Deep Cura redelivery ignored: already stored.");
@@ -89,6 +97,8 @@ pub(super) async fn receive(
         source: SOURCE_DEEPCURA.into(),
         event: Some(GRIDHOOK_EVENT.into()),
         payload: Some(SqlJson(payload)),
+        refetched: None,
+        refetched_at: None,
     };
     let outcome = settle(&mut tx, &state.plan, &entry)
         .await

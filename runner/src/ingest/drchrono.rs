@@ -11,8 +11,9 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::inbox::{self, NewEntry, SOURCE_DRCHRONO, Status};
-use super::process::targets;
+use super::process::{check_shape, needs_refetch, targets};
 use super::signature::{handshake_token, verify_signature};
+use crate::mapping::strip_nul;
 use crate::server::{ApiError, AppState};
 
 /// Longest accepted event name or delivery id.
@@ -68,7 +69,7 @@ pub(super) async fn receive(
         Some(d) => d.to_string(),
         None => hex::encode(Sha256::digest(&body)),
     };
-    let payload: Option<Value> = if body.trim_ascii().is_empty() {
+    let mut payload: Option<Value> = if body.trim_ascii().is_empty() {
         None
     } else {
         Some(serde_json::from_slice(&body).map_err(|_| {
@@ -76,6 +77,19 @@ pub(super) async fn receive(
             ApiError::bad_request("the body is not JSON")
         })?)
     };
+    // The body is stored as received (bytes); its parsed copy loses what PostgreSQL's jsonb
+    // cannot hold.
+    let stripped = payload.as_mut().map_or(0, strip_nul);
+    if stripped > 0 {
+        tracing::warn!(
+            characters = stripped,
+            "NUL characters removed from a DrChrono webhook's parsed copy: PostgreSQL cannot store them."
+        );
+    }
+    check_shape(&state.plan, SOURCE_DRCHRONO, Some(event), payload.as_ref()).map_err(|reason| {
+        super::rejected(SOURCE_DRCHRONO, &reason);
+        ApiError::bad_request(reason)
+    })?;
     let routed = !targets(&state.plan, SOURCE_DRCHRONO, Some(event)).is_empty();
     let status = if routed {
         Status::Received
@@ -90,6 +104,7 @@ pub(super) async fn receive(
         body: &body,
         payload: payload.as_ref(),
         status,
+        needs_refetch: needs_refetch(&state.plan, SOURCE_DRCHRONO, Some(event)),
     };
     let mut conn = state
         .pool

@@ -56,6 +56,8 @@ pub struct NewEntry<'a> {
     pub payload: Option<&'a Value>,
     /// `Received`, or `Ignored` for deliveries known to need nothing.
     pub status: Status,
+    /// A pipeline it feeds reads the record from the API first (`webhooks.refetch`).
+    pub needs_refetch: bool,
 }
 
 /// A stored entry, as processing needs it.
@@ -69,16 +71,23 @@ pub struct Entry {
     pub event: Option<String>,
     /// The parsed JSON, if any.
     pub payload: Option<Json<Value>>,
+    /// The record as the API showed it when re-read (`null`: gone upstream), if it was.
+    pub refetched: Option<Json<Value>>,
+    /// When it was re-read.
+    pub refetched_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-const COLUMNS: &str = "id, source, event, payload";
+const COLUMNS: &str = "id, source, event, payload, refetched, refetched_at";
+
+/// Entries that may be processed now: not waiting for their record to be re-read.
+const READY: &str = "(not needs_refetch or refetched_at is not null)";
 
 /// Stores `e` unless `(source, delivery_id)` is already there. Returns the new id, or `None`
 /// for a redelivery (nothing written).
 pub async fn insert(conn: &mut PgConnection, e: &NewEntry<'_>) -> Result<Option<i64>, StoreError> {
     sqlx::query_scalar(
-        "insert into inbox (source, delivery_id, event, headers, body, payload, status, processed_at) \
-         values ($1, $2, $3, $4, $5, $6, $7, case when $7 = 'ignored' then now() end) \
+        "insert into inbox (source, delivery_id, event, headers, body, payload, status, processed_at, needs_refetch) \
+         values ($1, $2, $3, $4, $5, $6, $7, case when $7 = 'ignored' then now() end, $8) \
          on conflict (source, delivery_id) do nothing returning id",
     )
     .bind(e.source)
@@ -88,6 +97,7 @@ pub async fn insert(conn: &mut PgConnection, e: &NewEntry<'_>) -> Result<Option<
     .bind(e.body)
     .bind(e.payload.map(Json))
     .bind(e.status.as_str())
+    .bind(e.needs_refetch)
     .fetch_optional(conn)
     .await
     .map_err(|err| StoreError::from_sqlx("store a webhook in the inbox", err))
@@ -97,7 +107,7 @@ pub async fn insert(conn: &mut PgConnection, e: &NewEntry<'_>) -> Result<Option<
 /// skipping entries another worker holds.
 pub async fn claim_next(conn: &mut PgConnection) -> Result<Option<Entry>, StoreError> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from inbox where status = 'received' \
+        "select {COLUMNS} from inbox where status = 'received' and {READY} \
          order by id limit 1 for update skip locked"
     )))
     .fetch_optional(conn)
@@ -108,7 +118,7 @@ pub async fn claim_next(conn: &mut PgConnection) -> Result<Option<Entry>, StoreE
 /// Claims up to `limit` of the oldest `received` entries that nobody else holds.
 pub async fn claim_batch(conn: &mut PgConnection, limit: i64) -> Result<Vec<Entry>, StoreError> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from inbox where status = 'received' \
+        "select {COLUMNS} from inbox where status = 'received' and {READY} \
          order by id limit $1 for update skip locked"
     )))
     .bind(limit)
@@ -125,7 +135,8 @@ pub async fn claim(
 ) -> Result<Option<Entry>, StoreError> {
     let statuses: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from inbox where id = $1 and status = any($2) for update skip locked"
+        "select {COLUMNS} from inbox where id = $1 and status = any($2) and {READY} \
+         for update skip locked"
     )))
     .bind(id)
     .bind(statuses)
@@ -174,4 +185,36 @@ pub async fn select(
     .fetch_all(conn)
     .await
     .map_err(|e| StoreError::from_sqlx("select inbox entries", e))
+}
+
+/// Entries waiting for their record to be re-read: id, event and payload (at most `limit`).
+pub async fn awaiting_refetch(
+    conn: &mut PgConnection,
+    limit: i64,
+) -> Result<Vec<(i64, Option<String>, Option<Json<Value>>)>, StoreError> {
+    sqlx::query_as(
+        "select id, event, payload from inbox where status = 'received' and needs_refetch \
+         and refetched_at is null order by id limit $1",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+    .map_err(|e| StoreError::from_sqlx("list entries to re-read", e))
+}
+
+/// Records the re-read record of entry `id` (`Value::Null`: gone upstream), read at `at`.
+pub async fn set_refetched(
+    conn: &mut PgConnection,
+    id: i64,
+    record: &Value,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query("update inbox set refetched = $2, refetched_at = $3 where id = $1")
+        .bind(id)
+        .bind(Json(record))
+        .bind(at)
+        .execute(conn)
+        .await
+        .map_err(|e| StoreError::from_sqlx("record a re-read record", e))?;
+    Ok(())
 }

@@ -12,6 +12,7 @@ mod drchrono;
 pub mod envelope;
 pub mod inbox;
 mod process;
+mod refetch;
 mod replay;
 mod signature;
 mod worker;
@@ -25,9 +26,10 @@ pub use deepcura::GRIDHOOK_EVENT;
 pub use envelope::{EnvelopeError, derive_key};
 pub use inbox::{SOURCE_DEEPCURA, SOURCE_DRCHRONO, Status};
 pub use process::{
-    DEEPCURA_ACTOR, DRCHRONO_ACTOR, Mapped, Outcome, PING, ProcessError, actor, prepare, retryable,
-    settle, targets,
+    DEEPCURA_ACTOR, DRCHRONO_ACTOR, Mapped, Outcome, PING, ProcessError, actor, check_shape,
+    needs_refetch, prepare, prepare_with, retryable, settle, targets,
 };
+pub use refetch::refetch_pending;
 pub use replay::{ReplayFilter, ReplayReport, replay};
 pub use signature::{handshake_token, verify_signature};
 pub use worker::{DrainReport, POLL_INTERVAL, process_next, process_pending, spawn_worker};

@@ -8,11 +8,9 @@ use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 
 use super::inbox::{self, Entry, SOURCE_DEEPCURA, SOURCE_DRCHRONO, Status};
-use crate::config::links::LinksFile;
 use crate::config::{Plan, PlannedPipeline};
 use crate::mapping::{MappingError, Row};
-use crate::store::{PreparedUpsert, StoreError, UpsertCounts, set_actor};
-use crate::sync::upsert_target;
+use crate::store::{StoreError, UpsertCounts, set_actor};
 
 /// The audit actor of DrChrono webhook writes.
 pub const DRCHRONO_ACTOR: &str = "drchrono_webhook";
@@ -89,12 +87,80 @@ pub fn targets<'a>(plan: &'a Plan, source: &str, event: Option<&str>) -> Vec<&'a
         .collect()
 }
 
+/// The record a pipeline takes from a webhook payload (its `webhooks.object`).
+fn object_of(p: &PlannedPipeline, payload: &Value) -> Value {
+    match &p.mapping.webhook_object {
+        Some(path) => path.one(payload),
+        None => payload.clone(),
+    }
+}
+
+/// Checks, before anything is stored, that an authenticated delivery has the shape of what its
+/// pipelines take: a JSON object whose record (at each pipeline's `webhooks.object`) is an
+/// object holding every path of `webhooks.require`. The reason names the pipeline and the
+/// path, never a value. Deliveries no pipeline takes are not checked (they are stored as
+/// ignored).
+pub fn check_shape(
+    plan: &Plan,
+    source: &str,
+    event: Option<&str>,
+    payload: Option<&Value>,
+) -> Result<(), String> {
+    let targets = targets(plan, source, event);
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let payload = match payload {
+        None => return Err("the body is empty".into()),
+        Some(v) if !v.is_object() => return Err("the body is not a JSON object".into()),
+        Some(v) => v,
+    };
+    for p in targets {
+        let object = object_of(p, payload);
+        if !object.is_object() {
+            return Err(format!(
+                "{}: the body has no object at the pipeline's webhook path",
+                p.mapping.name
+            ));
+        }
+        for (text, path) in &p.mapping.webhook_require {
+            if path.all(&object).is_empty() {
+                return Err(format!(
+                    "{}: the object has no `{text}`; it is not a record of this pipeline",
+                    p.mapping.name
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether a delivery feeds a pipeline that re-reads its record from the API.
+pub fn needs_refetch(plan: &Plan, source: &str, event: Option<&str>) -> bool {
+    targets(plan, source, event)
+        .iter()
+        .any(|p| p.mapping.refetch.is_some())
+}
+
 /// Maps `payload` for every target pipeline. `Ok(None)`: nothing takes it (ignored).
 pub fn prepare<'a>(
     plan: &'a Plan,
     source: &str,
     event: Option<&str>,
     payload: Option<&Value>,
+) -> Result<Option<Mapped<'a>>, ProcessError> {
+    prepare_with(plan, source, event, payload, None)
+}
+
+/// [`prepare`], with the record re-read from the API (`refetched`) used instead of the
+/// delivery's copy by the pipelines that re-read (`webhooks.refetch`). A re-read record that
+/// is `null` (gone upstream) gives those pipelines no rows.
+pub fn prepare_with<'a>(
+    plan: &'a Plan,
+    source: &str,
+    event: Option<&str>,
+    payload: Option<&Value>,
+    refetched: Option<&Value>,
 ) -> Result<Option<Mapped<'a>>, ProcessError> {
     let targets = targets(plan, source, event);
     if targets.is_empty() {
@@ -103,9 +169,13 @@ pub fn prepare<'a>(
     let payload = payload.ok_or(ProcessError::NoPayload)?;
     let mut mapped = Vec::with_capacity(targets.len());
     for p in targets {
-        let object = match &p.mapping.webhook_object {
-            Some(path) => path.one(payload),
-            None => payload.clone(),
+        let object = match refetched.filter(|_| p.mapping.refetch.is_some()) {
+            Some(Value::Null) => {
+                mapped.push((p, Vec::new()));
+                continue;
+            }
+            Some(record) => record.clone(),
+            None => object_of(p, payload),
         };
         if !object.is_object() {
             return Err(ProcessError::NoObject {
@@ -133,7 +203,14 @@ pub async fn settle(
     entry: &Entry,
 ) -> Result<Outcome, StoreError> {
     let payload = entry.payload.as_ref().map(|j| &j.0);
-    let mapped = match prepare(plan, &entry.source, entry.event.as_deref(), payload) {
+    let refetched = entry.refetched.as_ref().map(|j| &j.0);
+    let mapped = match prepare_with(
+        plan,
+        &entry.source,
+        entry.event.as_deref(),
+        payload,
+        refetched,
+    ) {
         Ok(Some(m)) => m,
         Ok(None) => {
             inbox::finish(tx, entry.id, Status::Ignored, None).await?;
@@ -150,7 +227,7 @@ pub async fn settle(
         .begin()
         .await
         .map_err(|e| StoreError::from_sqlx("open a savepoint", e))?;
-    match write(&mut savepoint, &plan.links, &mapped).await {
+    match write(&mut savepoint, plan, &mapped, entry.refetched_at).await {
         Ok(counts) => {
             savepoint
                 .commit()
@@ -172,25 +249,30 @@ pub async fn settle(
     }
 }
 
-/// Upserts every pipeline's rows, then runs the link rules of each table that changed.
+/// Upserts every pipeline's rows (a re-read record with its read time, so that a row written
+/// after it is kept), fills the foreign keys of children waiting for a new row, then runs the
+/// link rules of each table that changed.
 async fn write(
     conn: &mut PgConnection,
-    links: &LinksFile,
+    plan: &Plan,
     mapped: &Mapped<'_>,
+    read_at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<UpsertCounts, StoreError> {
     let mut total = UpsertCounts::default();
     let mut changed: Vec<&str> = Vec::new();
     for (p, rows) in mapped {
-        let counts = PreparedUpsert::new(&upsert_target(&p.mapping))?
-            .execute(conn, rows)
-            .await?;
+        let read_at = read_at.filter(|_| p.mapping.refetch.is_some());
+        let counts = p.upsert.execute_read_at(conn, rows, read_at).await?;
         total += counts;
+        if counts.inserted > 0 {
+            crate::link::relink::resolve_children(conn, &plan.relations, &p.mapping.table).await?;
+        }
         if counts.inserted + counts.updated > 0 && !changed.contains(&p.mapping.table.as_str()) {
             changed.push(&p.mapping.table);
         }
     }
     for table in changed {
-        crate::link::after_upsert(conn, links, table).await?;
+        crate::link::after_upsert(conn, &plan.links, table).await?;
     }
     Ok(total)
 }

@@ -107,6 +107,12 @@ pub fn spawn_worker(state: AppState, mut stop: Shutdown) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut backoff = MIN_BACKOFF;
         loop {
+            // Records of version-less resources are re-read from the API first; a failure
+            // leaves their entries waiting, and the rest is processed anyway.
+            if let Err(e) = super::refetch_pending(&state.pool, &state.plan, &state.drchrono).await
+            {
+                tracing::warn!(error = %e, "Inbox worker: re-reading records failed.");
+            }
             let wait = match process_pending(&state.pool, &state.plan, Some(&stop)).await {
                 Ok(_) => {
                     backoff = MIN_BACKOFF;

@@ -22,6 +22,7 @@
 //! concurrent transactions (a Deep Cura webhook and a DrChrono sync page) cannot each miss the
 //! other's uncommitted row: whichever links second sees what the first committed.
 
+pub mod relink;
 mod sql;
 
 use std::collections::HashMap;

@@ -53,6 +53,10 @@ pub struct CompiledPipeline {
     pub next: CompiledPath,
     /// Where a webhook payload holds the record.
     pub webhook_object: Option<CompiledPath>,
+    /// Paths a webhook's record must hold (`webhooks.require`), with their source text.
+    pub webhook_require: Vec<(String, CompiledPath)>,
+    /// The detail endpoint (with `{id}`) and the id's path, when webhooks re-read the record.
+    pub refetch: Option<(String, CompiledPath)>,
     /// Incremental cursor field of a record.
     pub cursor_field: Option<CompiledPath>,
     /// Expansion items: label and path.
@@ -82,6 +86,25 @@ impl CompiledPipeline {
             .webhooks
             .as_ref()
             .and_then(|w| path(&mut errors, &w.object, "/webhooks/object".into()));
+        let mut webhook_require = Vec::new();
+        let mut refetch = None;
+        if let Some(w) = &file.webhooks {
+            for (i, p) in w.require.iter().enumerate() {
+                if let Some(c) = path(&mut errors, p, format!("/webhooks/require/{i}")) {
+                    webhook_require.push((p.clone(), c));
+                }
+            }
+            if let Some(r) = &w.refetch {
+                if !r.endpoint.starts_with('/') || !r.endpoint.contains("{id}") {
+                    errors.push((
+                        "/webhooks/refetch/endpoint".into(),
+                        "must be a path starting with `/` that holds `{id}`".into(),
+                    ));
+                }
+                refetch = path(&mut errors, &r.id, "/webhooks/refetch/id".into())
+                    .map(|id| (r.endpoint.clone(), id));
+            }
+        }
         let cursor_field = file
             .source
             .incremental
@@ -150,6 +173,8 @@ impl CompiledPipeline {
             records,
             next,
             webhook_object,
+            webhook_require,
+            refetch,
             cursor_field,
             expand,
             expand_require: file.expand.as_ref().and_then(|x| x.require.clone()),

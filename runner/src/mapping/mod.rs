@@ -8,9 +8,11 @@ mod compile;
 mod error;
 mod path;
 mod record;
+mod sanitize;
 
 pub use coerce::coerce;
 pub use compile::{CompiledField, CompiledPipeline};
 pub use error::{CoerceError, MappingError};
 pub use path::CompiledPath;
 pub use record::Row;
+pub use sanitize::strip_nul;

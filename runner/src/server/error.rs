@@ -37,7 +37,10 @@ impl ApiError {
     /// Maps a store error: transient ones (connection lost, pool closed or exhausted) are a
     /// 503 so the sender retries; anything else is logged and answered 500.
     pub fn from_store(op: &'static str, e: &StoreError) -> Self {
-        if e.is_transient() || matches!(e, StoreError::Driver { .. }) {
+        if e.is_conflict() {
+            tracing::warn!(op, error = %e, "Database conflict (deadlock or serialization failure); the sender retries.");
+            ApiError::Unavailable
+        } else if e.is_outage() || matches!(e, StoreError::Driver { .. }) {
             tracing::warn!(op, error = %e, "Database unavailable.");
             ApiError::Unavailable
         } else {

@@ -66,11 +66,16 @@ async fn report(state: &AppState) -> Result<Value, sqlx::Error> {
             (name, json!({ "last_success": last.get(name) }))
         })
         .collect();
+    let quarantined: i64 =
+        sqlx::query_scalar("select count(*) from quarantine where resolved_at is null")
+            .fetch_one(&state.pool)
+            .await?;
     Ok(json!({
         "status": "ok",
         "database": "up",
         "pipelines": pipelines,
         "inbox": {"pending": inbox.0, "failed": inbox.1},
+        "quarantine": {"open": quarantined},
     }))
 }
 

@@ -79,9 +79,54 @@ impl RestClient {
         Ok(url.to_string())
     }
 
-    /// GETs `url` and parses its JSON body.
+    /// `url` when it is on the configured base URL's origin (scheme, host and port): the
+    /// only place the bearer token may go. A pagination `next` link elsewhere (another host,
+    /// or `http://` for an `https://` base) is an error, never followed.
+    pub fn same_origin(&self, url: &str) -> Result<reqwest::Url, SourceError> {
+        let base = reqwest::Url::parse(&self.inner.base_url)
+            .map_err(|_| SourceError::Url(path_template(&self.inner.base_url)))?;
+        let u = reqwest::Url::parse(url).map_err(|_| SourceError::Url(path_template(url)))?;
+        if u.origin() == base.origin() {
+            Ok(u)
+        } else {
+            Err(SourceError::ForeignLink {
+                system: self.inner.system.clone(),
+                origin: u.origin().ascii_serialization(),
+            })
+        }
+    }
+
+    /// The path and query of `url` (on the base URL's origin): how a resumable listing stores
+    /// where it stopped, so a resumed run goes to the configured host only.
+    pub fn relative(&self, url: &str) -> Result<String, SourceError> {
+        let u = self.same_origin(url)?;
+        Ok(match u.query() {
+            Some(q) => format!("{}?{q}", u.path()),
+            None => u.path().to_string(),
+        })
+    }
+
+    /// The absolute URL of a stored path and query (see [`RestClient::relative`]). An absolute
+    /// URL (stored by an older version) is accepted when it is on the base URL's origin.
+    pub fn absolute(&self, stored: &str) -> Result<String, SourceError> {
+        if stored.starts_with('/') {
+            Ok(format!("{}{stored}", self.origin()?))
+        } else {
+            Ok(self.same_origin(stored)?.to_string())
+        }
+    }
+
+    fn origin(&self) -> Result<String, SourceError> {
+        let base = reqwest::Url::parse(&self.inner.base_url)
+            .map_err(|_| SourceError::Url(path_template(&self.inner.base_url)))?;
+        Ok(base.origin().ascii_serialization())
+    }
+
+    /// GETs `url` and parses its JSON body. `url` must be on the base URL's origin.
     pub async fn get_json(&self, url: &str, pipeline: Option<&str>) -> Result<Value, SourceError> {
         let i = &self.inner;
+        let url = self.same_origin(url)?;
+        let url = url.as_str();
         let path = path_template(url);
         let mut backoff = Backoff::new(&i.retry);
         let mut refreshed = false;

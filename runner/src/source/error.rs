@@ -62,6 +62,15 @@ pub enum SourceError {
     /// A URL could not be built.
     #[error("invalid URL for {0}")]
     Url(String),
+    /// A URL (a pagination `next` link) points outside the configured base URL's origin: the
+    /// bearer token is never sent there.
+    #[error("{system}: refusing to follow a link to {origin}, outside the configured base URL")]
+    ForeignLink {
+        /// The system.
+        system: String,
+        /// The link's scheme, host and port (no path or query).
+        origin: String,
+    },
 }
 
 impl From<sqlx::Error> for SourceError {

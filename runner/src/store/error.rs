@@ -123,6 +123,12 @@ impl StoreError {
     /// Whether retrying the same work later may succeed: lost connections, pool exhaustion,
     /// serialization failures, deadlocks and server shutdowns. Bad data and bad config are not.
     pub fn is_transient(&self) -> bool {
+        self.is_outage() || self.is_conflict()
+    }
+
+    /// The database is unreachable or unable to work (connection lost, pool exhausted,
+    /// shutting down, out of resources).
+    pub fn is_outage(&self) -> bool {
         match self {
             StoreError::Driver { source, .. } => matches!(
                 source,
@@ -132,7 +138,28 @@ impl StoreError {
                 let code = details.code.as_str();
                 code.starts_with("08")
                     || code.starts_with("53")
-                    || matches!(code, "40001" | "40P01" | "57P01" | "57P02" | "57P03")
+                    || matches!(code, "57P01" | "57P02" | "57P03")
+            }
+            _ => false,
+        }
+    }
+
+    /// Two transactions got in each other's way (a deadlock, 40P01, or a serialization
+    /// failure, 40001): the database is fine, and the same work succeeds when retried.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, StoreError::Database { details, .. } if matches!(details.code.as_str(), "40001" | "40P01"))
+    }
+
+    /// PostgreSQL refused a value of the data itself (class 22, data exception: a character
+    /// it cannot hold, a number out of range; class 23, a constraint; 54000, a value too large
+    /// to index), or a row lacks its key: retrying the same record fails again, other records
+    /// are not affected.
+    pub fn is_data_error(&self) -> bool {
+        match self {
+            StoreError::MissingKey { .. } => true,
+            StoreError::Database { details, .. } => {
+                let code = details.code.as_str();
+                code.starts_with("22") || code.starts_with("23") || code == "54000"
             }
             _ => false,
         }

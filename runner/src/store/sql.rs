@@ -13,8 +13,9 @@
 //!         synced_at = now(), deleted_at = NULL
 //!     WHERE (<any column IS DISTINCT FROM> OR t.deleted_at IS NOT NULL)   -- a real change
 //!       AND (t.<version> IS NULL OR EXCLUDED.<version> >= t.<version>)    -- not stale
+//!       AND ($2 IS NULL OR t.synced_at <= $2)       -- not written after the batch was read
 //!     RETURNING (t.xmax = 0) AS inserted)
-//! SELECT <inserted>, <updated>, <stale: input rows whose stored version is newer> FROM up
+//! SELECT <inserted>, <updated>, <stale: input rows whose stored row is newer> FROM up
 //! ```
 //!
 //! `xmax = 0` tells a fresh insert from an update (an updated tuple carries the locking
@@ -184,27 +185,31 @@ pub(crate) fn build_upsert(target: &UpsertTarget) -> Result<String, StoreError> 
         write!(s, " AND (t.{v} IS NULL OR EXCLUDED.{v} >= t.{v})")
             .expect("writing to a String cannot fail");
     }
+    // $2, when given, is when the batch was read from the source: a row written after that
+    // (by a webhook) is newer than the batch and is kept.
+    s.push_str(" AND ($2::timestamptz IS NULL OR t.\"synced_at\" <= $2::timestamptz)");
     s.push_str(" RETURNING (t.xmax = 0) AS inserted) ");
 
     s.push_str("SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted), ");
-    match &target.version {
+    let on: Vec<String> = target
+        .key
+        .iter()
+        .map(|k| format!("e.{0} = i.{0}", q(k)))
+        .collect();
+    let newer_version = match &target.version {
         Some(v) => {
             let v = q(v);
-            let on: Vec<String> = target
-                .key
-                .iter()
-                .map(|k| format!("e.{0} = i.{0}", q(k)))
-                .collect();
-            write!(
-                s,
-                "(SELECT count(*) FROM input i JOIN {table} e ON {} \
-                 WHERE e.{v} IS NOT NULL AND (i.{v} IS NULL OR i.{v} < e.{v}))",
-                on.join(" AND ")
-            )
-            .expect("writing to a String cannot fail");
+            format!("(e.{v} IS NOT NULL AND (i.{v} IS NULL OR i.{v} < e.{v}))")
         }
-        None => s.push_str("0::bigint"),
-    }
+        None => "false".to_string(),
+    };
+    write!(
+        s,
+        "(SELECT count(*) FROM input i JOIN {table} e ON {} \
+         WHERE {newer_version} OR ($2::timestamptz IS NOT NULL AND e.\"synced_at\" > $2::timestamptz))",
+        on.join(" AND ")
+    )
+    .expect("writing to a String cannot fail");
     s.push_str(" FROM up");
     Ok(s)
 }

@@ -120,12 +120,26 @@ impl PreparedUpsert {
         conn: &mut PgConnection,
         rows: &[Map<String, Value>],
     ) -> Result<UpsertCounts, StoreError> {
+        self.execute_read_at(conn, rows, None).await
+    }
+
+    /// [`PreparedUpsert::execute`] for a batch read from the source at `read_at`: a stored row
+    /// written after that moment (`synced_at` later, by a webhook processed meanwhile) is newer
+    /// than the batch and is not overwritten; it counts as stale. This guards tables whose
+    /// source has no version field, where a listing fetched before a change must not undo it.
+    pub async fn execute_read_at(
+        &self,
+        conn: &mut PgConnection,
+        rows: &[Map<String, Value>],
+        read_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<UpsertCounts, StoreError> {
         if rows.is_empty() {
             return Ok(UpsertCounts::default());
         }
         let batch = dedupe_keep_last(&self.table, &self.key, rows)?;
         let row = sqlx::query(AssertSqlSafe(Arc::clone(&self.sql)))
             .bind(Json(&batch))
+            .bind(read_at)
             .fetch_one(conn)
             .await
             .map_err(|e| StoreError::from_sqlx(format!("upsert into {}", self.table), e))?;

@@ -29,6 +29,9 @@ pub struct Page {
     pub records: Vec<Value>,
     /// The next page's URL, if any.
     pub next: Option<String>,
+    /// When the page was read from the source (a second before its request was sent, for
+    /// clock skew): a row written after that is newer than the page.
+    pub read_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// The segments of a listing. `since` set: one incremental query. Otherwise one query per date
@@ -98,6 +101,7 @@ pub fn spawn_fetch(
                 },
             };
             loop {
+                let read_at = chrono::Utc::now() - chrono::Duration::seconds(1);
                 let body = match client.get_json(&url, Some(&mapping.name)).await {
                     Ok(b) => b,
                     Err(e) => {
@@ -116,6 +120,7 @@ pub fn spawn_fetch(
                     segment: idx,
                     records,
                     next: next.clone(),
+                    read_at,
                 };
                 if tx.send(Ok(page)).await.is_err() {
                     return;

@@ -28,7 +28,7 @@ pub async fn open(pool: &PgPool, pipeline: &str, trigger: &str) -> Result<Uuid, 
 pub async fn close(pool: &PgPool, id: Uuid, r: &SyncReport) -> Result<(), sqlx::Error> {
     let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     sqlx::query(
-        "update sync_log set finished_at = now(), status = $2, pages = $3, inserted = $4, updated = $5, unchanged = $6, stale = $7, soft_deleted = $8, error = $9 where id = $1",
+        "update sync_log set finished_at = now(), status = $2, pages = $3, inserted = $4, updated = $5, unchanged = $6, stale = $7, soft_deleted = $8, error = $9, quarantined = $10 where id = $1",
     )
     .bind(id)
     .bind(if r.error.is_none() { "succeeded" } else { "failed" })
@@ -39,6 +39,7 @@ pub async fn close(pool: &PgPool, id: Uuid, r: &SyncReport) -> Result<(), sqlx::
     .bind(n(r.counts.stale))
     .bind(n(r.soft_deleted))
     .bind(r.error.as_deref())
+    .bind(n(r.quarantined))
     .execute(pool)
     .await?;
     Ok(())

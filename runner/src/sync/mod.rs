@@ -1,19 +1,25 @@
 //! Scheduled reconciliation: runs a pipeline's listing through the mapping engine into the
 //! batched upsert, page by page, each page in one transaction with its audit rows, change
-//! events and listing progress. Incremental pipelines advance their cursor in the transaction
-//! of the last page, so a crash never skips a record; full-mode pipelines soft-delete what
-//! disappeared upstream, behind a mass-delete breaker.
+//! events, quarantined records and listing progress. Incremental pipelines advance their cursor
+//! in the transaction of the last page, so a crash never skips a record; a record PostgreSQL
+//! refuses goes to the quarantine and holds up nothing else; a complete listing soft-deletes
+//! what disappeared upstream (and what references it), behind a mass-delete breaker.
 
 mod cursor;
+mod error;
 mod full;
 mod listing;
 mod log;
+mod page;
+pub mod quarantine;
 mod run;
 pub mod verify;
 
 pub use cursor::{ResumeState, parse as parse_cursor};
+pub use error::SyncError;
 pub use full::key_text;
 pub use listing::{Segment, segments};
+pub use page::record_key;
 pub use run::{run_pipeline, upsert_target};
 
 use std::time::Duration;
@@ -51,8 +57,12 @@ pub struct SyncReport {
     pub counts: UpsertCounts,
     /// Rows soft-deleted (full mode).
     pub soft_deleted: u64,
+    /// Records put in the quarantine (refused by PostgreSQL or failing mapping).
+    pub quarantined: u64,
     /// Why the run failed (ids and statuses only), or `None`.
     pub error: Option<String>,
+    /// Whether the failure is worth retrying unchanged (the database or the source was away).
+    pub transient: bool,
     /// Wall time.
     pub elapsed: Duration,
 }

@@ -1,4 +1,6 @@
-//! One pipeline run.
+//! One pipeline run: list, map, write page by page (each page in one transaction with its
+//! audit rows, change events, quarantined records and listing progress), then soft-delete what
+//! a complete listing no longer holds.
 
 use std::collections::HashSet;
 use std::time::Instant;
@@ -6,43 +8,17 @@ use std::time::Instant;
 use sqlx::{PgConnection, PgPool};
 
 use super::cursor::{self, ResumeState};
+use super::error::SyncError;
 use super::listing::{segments, spawn_fetch};
-use super::{ACTOR, Progress, SyncOptions, SyncReport, full, log};
-use crate::config::links::LinksFile;
+use super::page::{self, record_key};
+use super::{ACTOR, Progress, SyncOptions, SyncReport, full, log, quarantine};
 use crate::config::{Plan, PlannedPipeline};
-use crate::mapping::{CompiledPipeline, Row};
+use crate::mapping::{Row, strip_nul};
 use crate::source::RestClient;
-use crate::store::{Lookup, PreparedUpsert, UpsertColumn, UpsertTarget, set_actor};
+use crate::store::set_actor;
 use crate::telemetry::events;
 
-/// The upsert target of a compiled pipeline.
-pub fn upsert_target(m: &CompiledPipeline) -> UpsertTarget {
-    let mut columns: Vec<UpsertColumn> = m
-        .fields
-        .iter()
-        .map(|f| UpsertColumn {
-            name: f.name.clone(),
-            ty: f.ty,
-            lookup: f.lookup.as_ref().map(|l| Lookup {
-                table: l.table.clone(),
-                by: l.by.clone(),
-            }),
-        })
-        .collect();
-    if let Some(raw) = &m.raw {
-        columns.push(UpsertColumn {
-            name: raw.clone(),
-            ty: crate::config::field_type::FieldType::Jsonb,
-            lookup: None,
-        });
-    }
-    UpsertTarget {
-        table: m.table.clone(),
-        key: m.key.clone(),
-        version: m.version.clone(),
-        columns,
-    }
-}
+pub use crate::config::plan::upsert_target;
 
 /// Runs one pipeline against its source. Never panics; failures end up in the report (and in
 /// `sync_log` unless it is a dry run).
@@ -64,8 +40,9 @@ pub async fn run_pipeline(
     } else {
         log::open(pool, &p.mapping.name, &opts.trigger).await.ok()
     };
-    if let Err(e) = execute(pool, client, &plan.links, p, opts, progress, &mut report).await {
-        report.error = Some(e);
+    if let Err(e) = execute(pool, client, plan, p, opts, progress, &mut report).await {
+        report.transient = e.is_transient();
+        report.error = Some(e.to_string());
     }
     report.elapsed = started.elapsed();
     if let Some(id) = log_id
@@ -101,6 +78,7 @@ fn record(report: &SyncReport, trigger: &str) {
             unchanged = report.counts.unchanged,
             stale = report.counts.stale,
             soft_deleted = report.soft_deleted,
+            quarantined = report.quarantined,
             duration_ms = ms,
             "Sync finished."
         ),
@@ -115,31 +93,36 @@ fn record(report: &SyncReport, trigger: &str) {
     }
 }
 
+/// Whether this run's listing is complete and the pipeline lets it soft-delete what is missing:
+/// a full listing (no incremental cursor, or `--full`), no date windows, and `full.soft_delete`
+/// (default on for pipelines without a cursor, off for incremental ones without a `full` block).
+fn soft_deletes(p: &PlannedPipeline, opts: &SyncOptions) -> bool {
+    let src = &p.file.source;
+    let complete = (src.incremental.is_none() || opts.full) && src.windows.is_none();
+    complete
+        && src
+            .full
+            .as_ref()
+            .map_or(src.incremental.is_none(), |f| f.soft_delete)
+}
+
 async fn execute(
     pool: &PgPool,
     client: &RestClient,
-    links: &LinksFile,
+    plan: &Plan,
     p: &PlannedPipeline,
     opts: &SyncOptions,
     progress: &dyn Progress,
     report: &mut SyncReport,
-) -> Result<(), String> {
+) -> Result<(), SyncError> {
     let m = &p.mapping;
     let src = &p.file.source;
-    let Some(endpoint) = src.endpoint.clone() else {
-        return Err(format!(
-            "pipeline {} has no list endpoint (it is fed by webhooks only)",
-            m.name
-        ));
-    };
-    let db = |e: sqlx::Error| {
-        format!(
-            "database: {}",
-            crate::store::StoreError::from_sqlx("sync", e)
-        )
-    };
-    let mut conn = pool.acquire().await.map_err(db)?;
-    let stored = cursor::load(&mut conn, &m.name).await.map_err(db)?;
+    let endpoint = src
+        .endpoint
+        .clone()
+        .ok_or_else(|| SyncError::NoEndpoint(m.name.clone()))?;
+    let mut conn = pool.acquire().await?;
+    let stored = cursor::load(&mut conn, &m.name).await?;
     drop(conn);
     let incremental = src.incremental.as_ref().filter(|_| !opts.full);
     let since = match (incremental, opts.since) {
@@ -153,37 +136,40 @@ async fn execute(
             .and_then(|c| cursor::since_value(inc, c)),
         (None, _) => None,
     };
-    // A listing interrupted with the same `since` continues where it stopped.
+    let soft_delete = soft_deletes(p, opts);
+    // A listing interrupted with the same `since` continues where it stopped (a listing that
+    // soft-deletes needs every page in one run, so it starts over).
     let resume = stored
         .resume
-        .filter(|r| r.since == since && !opts.full && opts.since.is_none() && src.full.is_none());
+        .filter(|r| r.since == since && !opts.full && opts.since.is_none() && !soft_delete);
     let today = chrono::Utc::now().date_naive();
     let segs = segments(src, client.page_size(), since.as_deref(), today);
     let total_segments = segs.len();
     let (first, resume_url, mut max_cursor) = match &resume {
-        Some(r) if r.next.is_some() => (r.segment, r.next.clone(), r.max_cursor.clone()),
+        Some(r) if r.next.is_some() => (
+            r.segment,
+            r.next.as_deref().map(|n| client.absolute(n)).transpose()?,
+            r.max_cursor.clone(),
+        ),
         Some(r) => (r.segment + 1, None, r.max_cursor.clone()),
         None => (0, None, None),
     };
-    let full_mode = src.incremental.is_none() && src.full.as_ref().is_none_or(|f| f.soft_delete);
     let mut seen: HashSet<String> = HashSet::new();
-    let upsert = PreparedUpsert::new(&upsert_target(m)).map_err(|e| e.to_string())?;
     let mut pages = spawn_fetch(client.clone(), endpoint, m.clone(), segs, first, resume_url);
-    let mut mapping_failures = 0u64;
-    let mut first_failure = None;
     while let Some(page) = pages.recv().await {
-        let page = page.map_err(|e| e.to_string())?;
+        let mut page = page?;
         report.pages += 1;
         report.records += page.records.len() as u64;
-        let mut rows: Vec<Row> = Vec::with_capacity(page.records.len());
-        for rec in &page.records {
+        let stripped: usize = page.records.iter_mut().map(strip_nul).sum();
+        if stripped > 0 {
+            tracing::warn!(pipeline = %m.name, characters = stripped, "NUL characters removed from source records: PostgreSQL cannot store them.");
+        }
+        let mut mapped: Vec<(usize, Vec<Row>)> = Vec::with_capacity(page.records.len());
+        let mut refused: Vec<(usize, String)> = Vec::new();
+        for (i, rec) in page.records.iter().enumerate() {
             match m.map_record(rec) {
-                Ok(r) => rows.extend(r),
-                Err(e) => {
-                    mapping_failures += 1;
-                    first_failure
-                        .get_or_insert_with(|| format!("{e} (record id {})", record_id(rec)));
-                }
+                Ok(rows) => mapped.push((i, rows)),
+                Err(e) => refused.push((i, e.to_string())),
             }
             if let Some(cf) = &m.cursor_field
                 && let Some(v) = cf.one(rec).as_str()
@@ -192,43 +178,51 @@ async fn execute(
                 max_cursor = Some(v.to_string());
             }
         }
-        if full_mode {
-            seen.extend(rows.iter().map(|r| full::key_text(&m.key_of(r))));
+        if soft_delete {
+            seen.extend(
+                mapped
+                    .iter()
+                    .flat_map(|(_, rows)| rows.iter().map(|r| full::key_text(&m.key_of(r)))),
+            );
         }
         let last = page.next.is_none() && page.segment + 1 == total_segments;
-        let mut tx = pool.begin().await.map_err(db)?;
-        set_actor(&mut tx, ACTOR).await.map_err(|e| e.to_string())?;
-        let counts = upsert
-            .execute(&mut tx, &rows)
-            .await
-            .map_err(|e| e.to_string())?;
-        report.counts += counts;
-        if counts.inserted + counts.updated > 0 {
-            crate::link::after_upsert(&mut tx, links, &m.table)
-                .await
-                .map_err(|e| e.to_string())?;
+        let mut tx = pool.begin().await?;
+        set_actor(&mut tx, ACTOR).await?;
+        let written = page::write(&mut tx, p, &mapped, Some(page.read_at)).await?;
+        report.counts += written.counts;
+        refused.extend(written.refused);
+        for (i, reason) in &refused {
+            let rec = &page.records[*i];
+            quarantine::put(&mut tx, &m.name, &record_key(rec), reason, rec).await?;
+        }
+        report.quarantined += refused.len() as u64;
+        if written.counts.inserted > 0 {
+            crate::link::relink::resolve_children(&mut tx, &plan.relations, &m.table).await?;
+        }
+        if written.counts.inserted + written.counts.updated > 0 {
+            crate::link::after_upsert(&mut tx, &plan.links, &m.table).await?;
         }
         if incremental.is_some() {
-            if last && mapping_failures == 0 {
-                cursor::finish(&mut tx, &m.name, max_cursor.as_deref())
-                    .await
-                    .map_err(db)?;
-            } else if !last {
+            if last {
+                cursor::finish(&mut tx, &m.name, max_cursor.as_deref()).await?;
+            } else {
                 let state = ResumeState {
                     segment: page.segment,
-                    next: page.next.clone(),
+                    next: page
+                        .next
+                        .as_deref()
+                        .map(|n| client.relative(n))
+                        .transpose()?,
                     max_cursor: max_cursor.clone(),
                     since: since.clone(),
                 };
-                cursor::save_resume(&mut tx, &m.name, &state)
-                    .await
-                    .map_err(db)?;
+                cursor::save_resume(&mut tx, &m.name, &state).await?;
             }
         }
-        if last && full_mode && mapping_failures == 0 {
-            report.soft_deleted = soft_delete(&mut tx, p, &seen, opts).await?;
+        if last && soft_delete && report.quarantined == 0 {
+            report.soft_deleted = soft_delete_missing(&mut tx, plan, p, &seen, opts).await?;
         }
-        commit(tx, opts.dry_run).await.map_err(db)?;
+        commit(tx, opts.dry_run).await?;
         progress.page(
             &m.name,
             page.records.len() as u64,
@@ -236,42 +230,43 @@ async fn execute(
             total_segments,
         );
     }
-    if mapping_failures > 0 {
-        return Err(format!(
-            "{mapping_failures} record(s) failed mapping; first: {}",
-            first_failure.unwrap_or_default()
-        ));
-    }
     Ok(())
 }
 
-async fn soft_delete(
+/// Soft-deletes the rows a complete listing did not hold, behind the mass-delete breaker, and
+/// the rows that reference them. Skipped (by the caller) when any record of the run was
+/// quarantined: a record that failed must never look deleted.
+async fn soft_delete_missing(
     tx: &mut PgConnection,
+    plan: &Plan,
     p: &PlannedPipeline,
     seen: &HashSet<String>,
     opts: &SyncOptions,
-) -> Result<u64, String> {
-    let plan = full::plan(tx, &p.mapping, seen)
-        .await
-        .map_err(|e| e.to_string())?;
+) -> Result<u64, SyncError> {
+    let table = &p.mapping.table;
+    let dp = full::plan(tx, &p.mapping, seen).await?;
     let share = p
         .file
         .source
         .full
         .as_ref()
         .map_or(0.2, |f| f.max_delete_share);
-    let would = plan.ids.len() as u64;
-    if plan.live > 0 && would as f64 > share * plan.live as f64 && !opts.allow_mass_delete {
-        return Err(format!(
-            "refusing to soft-delete {would} of {} rows of {} (more than {:.0}% in one run); check the source, or pass --allow-mass-delete",
-            plan.live,
-            p.mapping.table,
-            share * 100.0
-        ));
+    let would = dp.ids.len() as u64;
+    if dp.live > 0 && would as f64 > share * dp.live as f64 && !opts.allow_mass_delete {
+        return Err(SyncError::MassDelete {
+            would,
+            live: dp.live,
+            table: table.clone(),
+            pct: share * 100.0,
+        });
     }
-    full::apply(tx, &p.mapping.table, &plan.ids)
-        .await
-        .map_err(|e| e.to_string())
+    let n = full::apply(tx, table, &dp.ids).await?;
+    let children =
+        crate::link::relink::soft_delete_children(tx, &plan.relations, table, &dp.ids).await?;
+    if n + children > 0 {
+        tracing::info!(pipeline = %p.mapping.name, soft_deleted = n, children, "Rows no longer listed upstream soft-deleted, with the rows that reference them.");
+    }
+    Ok(n)
 }
 
 async fn commit(
@@ -283,11 +278,4 @@ async fn commit(
     } else {
         tx.commit().await
     }
-}
-
-/// The record's id for error messages (ids are not patient data).
-fn record_id(rec: &serde_json::Value) -> String {
-    rec.get("id")
-        .or_else(|| rec.get("appointment"))
-        .map_or_else(|| "?".into(), |v| v.to_string())
 }

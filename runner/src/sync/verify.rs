@@ -1,6 +1,7 @@
 //! `runner verify`: compares what DrChrono lists with what PostgreSQL holds, per pipeline:
 //! row counts always, and for small tables the key sets, so a missing or extra row is named
-//! by its key (ids only).
+//! by its key (ids only). It also counts the pipeline's records waiting in the quarantine and
+//! its rows whose foreign key is still unresolved (a parent never synced).
 
 use std::collections::HashSet;
 
@@ -8,7 +9,7 @@ use sqlx::PgPool;
 
 use super::full::key_text;
 use super::listing::{segments, spawn_fetch};
-use crate::config::PlannedPipeline;
+use crate::config::{Plan, PlannedPipeline};
 use crate::source::RestClient;
 
 /// Tables up to this many rows also have their key sets compared.
@@ -29,6 +30,12 @@ pub struct Verification {
     pub extra: Vec<String>,
     /// Whether key sets were compared.
     pub keys_compared: bool,
+    /// Records of this pipeline waiting in the quarantine.
+    pub quarantined: u64,
+    /// Upstream records that do not map with the current config.
+    pub unmappable: u64,
+    /// Live rows whose foreign key to a parent is still unresolved.
+    pub unresolved: u64,
     /// A failure to list or read.
     pub error: Option<String>,
 }
@@ -44,7 +51,12 @@ impl Verification {
 }
 
 /// Lists the pipeline's source in full and compares it with its table.
-pub async fn verify(pool: &PgPool, client: &RestClient, p: &PlannedPipeline) -> Verification {
+pub async fn verify(
+    pool: &PgPool,
+    client: &RestClient,
+    plan: &Plan,
+    p: &PlannedPipeline,
+) -> Verification {
     let mut v = Verification {
         pipeline: p.mapping.name.clone(),
         ..Verification::default()
@@ -52,7 +64,38 @@ pub async fn verify(pool: &PgPool, client: &RestClient, p: &PlannedPipeline) -> 
     if let Err(e) = compare(pool, client, p, &mut v).await {
         v.error = Some(e);
     }
+    if let Err(e) = backlog(pool, plan, p, &mut v).await {
+        v.error.get_or_insert(e.to_string());
+    }
     v
+}
+
+/// The pipeline's quarantined records and unresolved references.
+async fn backlog(
+    pool: &PgPool,
+    plan: &Plan,
+    p: &PlannedPipeline,
+    v: &mut Verification,
+) -> Result<(), crate::store::StoreError> {
+    let mut conn = pool
+        .acquire()
+        .await
+        .map_err(|e| crate::store::StoreError::from_sqlx("acquire", e))?;
+    v.quarantined = super::quarantine::open_counts(&mut conn)
+        .await?
+        .into_iter()
+        .find(|(name, _)| *name == p.mapping.name)
+        .map_or(0, |(_, n)| n.unsigned_abs());
+    for r in plan
+        .relations
+        .iter()
+        .filter(|r| r.pipeline == p.mapping.name)
+    {
+        v.unresolved += crate::link::relink::unresolved(&mut conn, r)
+            .await?
+            .unsigned_abs();
+    }
+    Ok(())
 }
 
 async fn compare(
@@ -74,9 +117,15 @@ async fn compare(
     let mut pages = spawn_fetch(client.clone(), endpoint, m.clone(), segs, 0, None);
     let mut upstream: HashSet<String> = HashSet::new();
     while let Some(page) = pages.recv().await {
-        for rec in page.map_err(|e| e.to_string())?.records {
-            for row in m.map_record(&rec).map_err(|e| e.to_string())? {
-                upstream.insert(key_text(&m.key_of(&row)));
+        for mut rec in page.map_err(|e| e.to_string())?.records {
+            crate::mapping::strip_nul(&mut rec);
+            match m.map_record(&rec) {
+                Ok(rows) => {
+                    for row in rows {
+                        upstream.insert(key_text(&m.key_of(&row)));
+                    }
+                }
+                Err(_) => v.unmappable += 1,
             }
         }
     }

@@ -25,6 +25,10 @@ pub const WEBHOOK_REJECTED: &str = "webhook_rejected";
 pub const CODA_RATE_LIMITED: &str = "coda_rate_limited";
 /// DrChrono answered 429. Fields: `system`, `pipeline`.
 pub const DRCHRONO_RATE_LIMITED: &str = "drchrono_rate_limited";
+/// A source record could not be written (PostgreSQL refused a value, or it fails mapping):
+/// it waits in the quarantine for `runner replay --quarantine` while the rest of its page was
+/// written. Fields: `pipeline`, `record_key`, `reason`.
+pub const RECORD_QUARANTINED: &str = "record_quarantined";
 /// An audit partition was archived to Cloud Storage and detached. Fields: `table`,
 /// `partition`, `rows`, `bytes`.
 pub const RETENTION_ARCHIVED: &str = "retention_archived";
@@ -41,6 +45,7 @@ pub const ALL: &[&str] = &[
     WEBHOOK_REJECTED,
     CODA_RATE_LIMITED,
     DRCHRONO_RATE_LIMITED,
+    RECORD_QUARANTINED,
     RETENTION_ARCHIVED,
     RETENTION_FAILED,
 ];

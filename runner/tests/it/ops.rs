@@ -162,7 +162,7 @@ async fn a_bad_signature_logs_webhook_rejected_and_a_failing_entry_logs_inbox_fa
     );
 
     let mut hooks = DrChronoWebhooks::new(&secret, 2);
-    let bad = json!({"id": 77, "date_of_birth": "13/45/1990", "doctor": 1});
+    let bad = json!({"id": 77, "chart_id": "ZZ77", "date_of_birth": "13/45/1990", "doctor": 1});
     let (status, _) =
         crate::webhooks::support::call(&router(st.clone()), &hooks.deliver("PATIENT_MODIFY", bad))
             .await;

@@ -47,8 +47,14 @@ pub async fn list(
         query.map_err(|e| ApiError::BadRequest(format!("Malformed query string: {e}")))?;
     let q = ListQuery::parse(resource, pairs, state.default_page_size(), state.salt())?;
     let base = format!("{}{}", origin(&state, &headers), uri.path());
-    let world = state.world();
-    page(&world.store, &q, &base).map(Json)
+    let body = {
+        let world = state.world();
+        page(&world.store, &q, &base)?
+    };
+    if let Some(gate) = state.list_gate(resource) {
+        gate.hold().await;
+    }
+    Ok(Json(body))
 }
 
 /// `GET /api/{resource}/{id}`: one record, or 404 `{"detail": "Not found."}`.

@@ -32,6 +32,7 @@ struct Inner {
     base_url: crate::handle::BaseUrl,
     salt: u64,
     default_page_size: usize,
+    gates: super::gate::Gates,
 }
 
 /// Everything that changes while serving, behind one lock (never held across an await).
@@ -82,6 +83,7 @@ impl DrChronoState {
                 base_url: crate::handle::BaseUrl::new(config.public_url.clone()),
                 salt: config.seed,
                 default_page_size: config.default_page_size.max(1),
+                gates: super::gate::Gates::default(),
             }),
         }
     }
@@ -91,6 +93,24 @@ impl DrChronoState {
             .world
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Gates the listings of `resource`: each computes its page, then waits for the gate's
+    /// release before answering (see [`super::gate`]).
+    pub fn gate_lists(&self, resource: Resource) -> std::sync::Arc<super::gate::ListGate> {
+        self.inner.gates.close(resource)
+    }
+
+    /// Removes the gate of `resource`, releasing what waits on it.
+    pub fn ungate_lists(&self, resource: Resource) {
+        self.inner.gates.open(resource);
+    }
+
+    pub(crate) fn list_gate(
+        &self,
+        resource: Resource,
+    ) -> Option<std::sync::Arc<super::gate::ListGate>> {
+        self.inner.gates.get(resource)
     }
 
     /// Sets the base of absolute links, e.g. `http://127.0.0.1:8080`.

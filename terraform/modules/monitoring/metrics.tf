@@ -315,3 +315,26 @@ resource "google_logging_metric" "retention_failed" {
     table = "EXTRACT(jsonPayload.table)"
   }
 }
+
+resource "google_logging_metric" "record_quarantined" {
+  project     = var.project_id
+  name        = "runner/record_quarantined"
+  description = "Source records PostgreSQL refused or that fail mapping; they wait in the quarantine for runner replay --quarantine."
+  filter      = "jsonPayload.event=\"record_quarantined\" AND (resource.type=\"cloud_run_revision\" OR resource.type=\"cloud_run_job\")"
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    unit        = "1"
+
+    labels {
+      key         = "pipeline"
+      value_type  = "STRING"
+      description = "The pipeline whose record was quarantined."
+    }
+  }
+
+  label_extractors = {
+    pipeline = "EXTRACT(jsonPayload.pipeline)"
+  }
+}
