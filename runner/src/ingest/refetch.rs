@@ -46,7 +46,7 @@ pub async fn refetch_pending(
             (None, Some(v)) => v.clone(),
             _ => Value::Null,
         };
-        let read_at = chrono::Utc::now() - chrono::Duration::seconds(1);
+        let read_at = crate::sync::read_time(Some(pool)).await;
         let record = match record_id(&id_path.one(&object)) {
             // No usable id: apply the delivery's own copy (mapping decides).
             None => object,

@@ -34,6 +34,21 @@ pub struct Page {
     pub read_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// The time a read from the source happens, for the write that follows to tell what is newer:
+/// the database's clock just before the request, which compares exactly with the `synced_at`
+/// of rows (the database sets it). Without a database (or when it does not answer), this
+/// process's clock a second earlier, for skew.
+pub async fn read_time(clock: Option<&sqlx::PgPool>) -> chrono::DateTime<chrono::Utc> {
+    if let Some(pool) = clock
+        && let Ok(t) = sqlx::query_scalar("select clock_timestamp()")
+            .fetch_one(pool)
+            .await
+    {
+        return t;
+    }
+    chrono::Utc::now() - chrono::Duration::seconds(1)
+}
+
 /// The segments of a listing. `since` set: one incremental query. Otherwise one query per date
 /// window when the source requires windows, else one query for everything.
 pub fn segments(
@@ -77,7 +92,8 @@ pub fn segments(
 }
 
 /// Starts fetching `segments` from `first_segment` (continuing at `resume_url` if given).
-/// Pages arrive in order on the returned channel; an error ends the stream.
+/// Pages arrive in order on the returned channel; an error ends the stream. With `clock`, each
+/// page's read time is the database's clock just before its request (see [`read_time`]).
 pub fn spawn_fetch(
     client: RestClient,
     endpoint: String,
@@ -85,6 +101,7 @@ pub fn spawn_fetch(
     segments: Vec<Segment>,
     first_segment: usize,
     resume_url: Option<String>,
+    clock: Option<sqlx::PgPool>,
 ) -> mpsc::Receiver<Result<Page, SourceError>> {
     let (tx, rx) = mpsc::channel(PAGE_BUFFER);
     tokio::spawn(async move {
@@ -101,7 +118,7 @@ pub fn spawn_fetch(
                 },
             };
             loop {
-                let read_at = chrono::Utc::now() - chrono::Duration::seconds(1);
+                let read_at = read_time(clock.as_ref()).await;
                 let body = match client.get_json(&url, Some(&mapping.name)).await {
                     Ok(b) => b,
                     Err(e) => {

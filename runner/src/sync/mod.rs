@@ -18,7 +18,7 @@ pub mod verify;
 pub use cursor::{ResumeState, parse as parse_cursor};
 pub use error::SyncError;
 pub use full::key_text;
-pub use listing::{Segment, segments};
+pub use listing::{Segment, read_time, segments};
 pub use page::record_key;
 pub use run::{run_pipeline, upsert_target};
 

@@ -155,7 +155,15 @@ async fn execute(
         None => (0, None, None),
     };
     let mut seen: HashSet<String> = HashSet::new();
-    let mut pages = spawn_fetch(client.clone(), endpoint, m.clone(), segs, first, resume_url);
+    let mut pages = spawn_fetch(
+        client.clone(),
+        endpoint,
+        m.clone(),
+        segs,
+        first,
+        resume_url,
+        Some(pool.clone()),
+    );
     while let Some(page) = pages.recv().await {
         let mut page = page?;
         report.pages += 1;

@@ -221,3 +221,27 @@ impl LogCapture {
         }
     }
 }
+
+/// GETs `path` from `app` in-process: status, content type and body text.
+pub async fn get(app: axum::Router, path: &str) -> (axum::http::StatusCode, String, String) {
+    use tower::ServiceExt as _;
+    let res = app
+        .oneshot(
+            axum::http::Request::get(path)
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = res.status();
+    let ctype = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, ctype, String::from_utf8_lossy(&bytes).into_owned())
+}

@@ -6,6 +6,7 @@ mod cli;
 mod coda_check;
 mod common;
 mod deepcura;
+mod hardening;
 mod infra;
 mod link;
 mod ops;

@@ -4,8 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use runner::push::{CodaClient, OutboxOptions, outbox};
 use runner::server::{AppState, router};
 use runner::source::RestClient;
@@ -15,33 +14,14 @@ use runner::telemetry::events;
 use serde_json::{Value, json};
 use sim::webhooks::DrChronoWebhooks;
 use sqlx::PgPool;
-use tower::ServiceExt as _;
 
-use crate::common::{self, LogCapture};
+use crate::common::{self, LogCapture, get};
 
 fn opts() -> SyncOptions {
     SyncOptions {
         trigger: "test".into(),
         ..SyncOptions::default()
     }
-}
-
-async fn get(app: axum::Router, path: &str) -> (StatusCode, String, String) {
-    let res = app
-        .oneshot(Request::get(path).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = res.status();
-    let ctype = res
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    (status, ctype, String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// Every JSON line has Cloud Logging's special fields.
