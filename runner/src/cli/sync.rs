@@ -26,6 +26,19 @@ pub struct Args {
     /// Allow full mode to soft-delete more than the configured share of a table.
     #[arg(long)]
     pub allow_mass_delete: bool,
+    /// When another process runs a pipeline: `wait` for it to finish, then run (the
+    /// default), or `skip` the pipeline (exit 0, and say so).
+    #[arg(long, value_enum, default_value = "wait")]
+    pub if_locked: IfLocked,
+}
+
+/// What to do when another process holds a lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IfLocked {
+    /// Wait for the other run to finish.
+    Wait,
+    /// Leave it to the other run.
+    Skip,
 }
 
 /// Runs the command.
@@ -54,14 +67,22 @@ pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
         let lock = if args.dry_run {
             None
         } else {
-            match crate::schedule::PipelineLock::try_acquire(&pool, &p.mapping.name).await? {
+            use crate::schedule::PipelineLock;
+            match PipelineLock::try_acquire(&pool, &p.mapping.name).await? {
                 Some(l) => Some(l),
-                None => {
-                    failed.push((
-                        p.mapping.name.clone(),
-                        "already running in another process".to_string(),
-                    ));
+                None if args.if_locked == IfLocked::Skip => {
+                    println!(
+                        "{:<18} skipped: another process is running it",
+                        p.mapping.name
+                    );
                     continue;
+                }
+                None => {
+                    eprintln!(
+                        "{}: another process is running it; waiting for it to finish",
+                        p.mapping.name
+                    );
+                    Some(PipelineLock::acquire(&pool, &p.mapping.name).await?)
                 }
             }
         };

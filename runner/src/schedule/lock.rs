@@ -47,6 +47,24 @@ impl PipelineLock {
         }))
     }
 
+    /// Takes the lock of `pipeline`, waiting for another session to release it.
+    pub async fn acquire(pool: &PgPool, pipeline: &str) -> Result<Self, StoreError> {
+        let err = |e| StoreError::from_sqlx("advisory lock", e);
+        let mut conn = PgConnection::connect_with(&pool.connect_options())
+            .await
+            .map_err(err)?;
+        sqlx::query("select pg_advisory_lock(hashtext($1), hashtext($2))")
+            .bind(NAMESPACE)
+            .bind(pipeline)
+            .execute(&mut conn)
+            .await
+            .map_err(err)?;
+        Ok(PipelineLock {
+            conn,
+            pipeline: pipeline.to_string(),
+        })
+    }
+
     /// The pipeline this lock holds.
     pub fn pipeline(&self) -> &str {
         &self.pipeline

@@ -62,7 +62,7 @@ impl RestClient {
                 system: "drchrono".into(),
                 base_url: cfg.base_url.trim_end_matches('/').to_string(),
                 http,
-                budget: RateBudget::new(&cfg.rate),
+                budget: RateBudget::shared("drchrono", &cfg.rate, pool.clone()),
                 retry: cfg.retry.clone(),
                 tokens,
                 log: AccessLog::new(Some(pool), "drchrono"),

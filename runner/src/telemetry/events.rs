@@ -25,6 +25,9 @@ pub const WEBHOOK_REJECTED: &str = "webhook_rejected";
 pub const CODA_RATE_LIMITED: &str = "coda_rate_limited";
 /// DrChrono answered 429. Fields: `system`, `pipeline`.
 pub const DRCHRONO_RATE_LIMITED: &str = "drchrono_rate_limited";
+/// A call waits at least 10 s for a rate budget that all processes share (for example
+/// DrChrono's 500 per hour). Fields: `system`, `used`, `limit`, `window_secs`, `wait_secs`.
+pub const RATE_BUDGET_WAIT: &str = "rate_budget_wait";
 /// A source record could not be written (PostgreSQL refused a value, or it fails mapping):
 /// it waits in the quarantine for `runner replay --quarantine` while the rest of its page was
 /// written. Fields: `pipeline`, `record_key`, `reason`.
@@ -45,6 +48,7 @@ pub const ALL: &[&str] = &[
     WEBHOOK_REJECTED,
     CODA_RATE_LIMITED,
     DRCHRONO_RATE_LIMITED,
+    RATE_BUDGET_WAIT,
     RECORD_QUARANTINED,
     RETENTION_ARCHIVED,
     RETENTION_FAILED,

@@ -338,3 +338,26 @@ resource "google_logging_metric" "record_quarantined" {
     pipeline = "EXTRACT(jsonPayload.pipeline)"
   }
 }
+
+resource "google_logging_metric" "rate_budget_wait" {
+  project     = var.project_id
+  name        = "runner/rate_budget_wait"
+  description = "Calls that wait 10 s or more for a rate budget shared by every instance (DrChrono's 500 per hour, Coda's writes)."
+  filter      = "jsonPayload.event=\"rate_budget_wait\" AND (resource.type=\"cloud_run_revision\" OR resource.type=\"cloud_run_job\")"
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    unit        = "1"
+
+    labels {
+      key         = "system"
+      value_type  = "STRING"
+      description = "The budget: drchrono, coda_write or coda_read."
+    }
+  }
+
+  label_extractors = {
+    system = "EXTRACT(jsonPayload.system)"
+  }
+}

@@ -2,6 +2,7 @@
 //! seen, deterministically, and checks what a user would.
 
 mod data;
+mod processes;
 mod races;
 mod references;
 mod transport;
