@@ -127,7 +127,7 @@ impl RateBudget {
             match self.acquire_shared(s).await {
                 Ok(()) => return,
                 Err(e) => {
-                    tracing::warn!(system = %s.system, error = %crate::store::StoreError::from_sqlx("shared rate budget", e), "Shared rate budget unavailable; counting in this process only.")
+                    tracing::warn!(system = %s.system, error = %crate::store::StoreError::from_sqlx("shared rate budget", e), "Shared rate budget unavailable; counting in this process only.");
                 }
             }
         }
