@@ -53,3 +53,28 @@ ALTER TABLE inbox ADD COLUMN needs_refetch boolean NOT NULL DEFAULT false;
 ALTER TABLE inbox ADD COLUMN refetched jsonb;
 ALTER TABLE inbox ADD COLUMN refetched_at timestamptz;
 CREATE INDEX inbox_refetch_idx ON inbox (id) WHERE status = 'received' AND needs_refetch AND refetched_at IS NULL;
+
+-- What every role's `/ready`, `/health` and `/metrics` read, without granting the tables
+-- themselves: the applied migrations, the run history (no patient data), and backlog counts
+-- through a function (the inbox holds webhook bodies, which the push and api roles must not
+-- read).
+GRANT SELECT ON _sqlx_migrations TO clinical_sync, clinical_push, clinical_writeback;
+GRANT SELECT ON sync_log TO clinical_writeback;
+
+CREATE FUNCTION runner_backlog(
+    OUT inbox_received bigint, OUT inbox_failed bigint,
+    OUT outbox_pending bigint, OUT outbox_dead bigint,
+    OUT oldest_pending_secs float8, OUT quarantined bigint)
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, public
+AS $$
+    SELECT (SELECT count(*) FROM inbox WHERE status = 'received'),
+           (SELECT count(*) FROM inbox WHERE status = 'failed'),
+           (SELECT count(*) FROM outbox WHERE status = 'pending'),
+           (SELECT count(*) FROM outbox WHERE status = 'dead'),
+           (SELECT extract(epoch FROM now() - min(created_at))::float8 FROM outbox WHERE status = 'pending'),
+           (SELECT count(*) FROM quarantine WHERE resolved_at IS NULL)
+$$;
+REVOKE ALL ON FUNCTION runner_backlog() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION runner_backlog() TO clinical_sync, clinical_push, clinical_writeback;

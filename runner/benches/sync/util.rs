@@ -64,6 +64,11 @@ pub fn env_vars(drchrono_url: &str) -> BTreeMap<String, String> {
         ("DRCHRONO_CLIENT_ID", "sim-client-id"),
         ("DRCHRONO_CLIENT_SECRET", "sim-client-secret"),
         ("DRCHRONO_REFRESH_TOKEN", "sim-refresh-token"),
+        // A fixed, obviously fake key that seals the stored tokens.
+        (
+            "TOKEN_ENCRYPTION_KEY",
+            "ZmFrZS10ZXN0LWtleS1mb3ItdG9rZW5zLTMyLWJ5dGU=",
+        ),
         ("DRCHRONO_WEBHOOK_SECRET", "bench"),
         ("DEEPCURA_SHARED_SECRET", "bench"),
         ("CODA_BASE_URL", "http://127.0.0.1:9"),

@@ -69,6 +69,14 @@ pub struct OAuth2 {
     /// Refresh the access token this many seconds before it expires. Default: 300.
     #[serde(default = "default_refresh_margin")]
     pub refresh_margin_secs: u64,
+    /// Key that seals the stored tokens at rest (AES-256-GCM; 32 bytes, base64), for example
+    /// `${TOKEN_ENCRYPTION_KEY}`. Generate one with `openssl rand -base64 32`.
+    #[serde(default)]
+    pub encryption_key: Secret,
+    /// The previous key, during a key rotation: tokens sealed with it still open, and are
+    /// sealed again with `encryption_key` when read. Empty otherwise.
+    #[serde(default)]
+    pub previous_encryption_key: Secret,
 }
 
 fn default_refresh_margin() -> u64 {

@@ -259,6 +259,8 @@ fn check_secrets(config: &Config, diags: &mut Diagnostics) {
                 "/drchrono/oauth/client_id",
                 "/drchrono/oauth/client_secret",
                 "/drchrono/oauth/refresh_token",
+                "/drchrono/oauth/encryption_key",
+                "/drchrono/oauth/previous_encryption_key",
                 "/drchrono/webhooks/secret",
                 "/deepcura/shared_secret",
                 "/coda/api_token",

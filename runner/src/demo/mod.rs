@@ -51,6 +51,11 @@ pub fn env(drchrono_url: &str, coda_url: &str) -> Env {
         ("DRCHRONO_CLIENT_ID", "sim-client-id"),
         ("DRCHRONO_CLIENT_SECRET", "sim-client-secret"),
         ("DRCHRONO_REFRESH_TOKEN", "sim-refresh-token"),
+        // A fixed, obviously fake key that seals the stored tokens.
+        (
+            "TOKEN_ENCRYPTION_KEY",
+            "ZmFrZS10ZXN0LWtleS1mb3ItdG9rZW5zLTMyLWJ5dGU=",
+        ),
         ("DRCHRONO_WEBHOOK_SECRET", WEBHOOK_SECRET),
         ("DEEPCURA_SHARED_SECRET", DEEPCURA_SECRET),
         ("CODA_BASE_URL", coda_url),

@@ -258,6 +258,11 @@ async fn write(
     mapped: &Mapped<'_>,
     read_at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<UpsertCounts, StoreError> {
+    let tables: Vec<&str> = mapped
+        .iter()
+        .map(|(p, _)| p.mapping.table.as_str())
+        .collect();
+    crate::link::lock_for(conn, plan, &tables).await?;
     let mut total = UpsertCounts::default();
     let mut changed: Vec<&str> = Vec::new();
     for (p, rows) in mapped {

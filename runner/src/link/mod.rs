@@ -20,7 +20,9 @@
 //! clinical note (or before that note's appointment) is linked when the later row arrives.
 //! Passes of the same rule are serialised with a transaction-scoped advisory lock, so that two
 //! concurrent transactions (a Deep Cura webhook and a DrChrono sync page) cannot each miss the
-//! other's uncommitted row: whichever links second sees what the first committed.
+//! other's uncommitted row: whichever links second sees what the first committed. Writers take
+//! these locks before their first row write and in rule-name order ([`lock_for`]), so lock
+//! waits never form a cycle.
 
 pub mod relink;
 mod sql;
@@ -113,6 +115,33 @@ impl CompiledLinks {
         Ok(total)
     }
 
+    /// Takes, in name order, the transaction-scoped locks of every rule that involves one of
+    /// `tables`. A transaction that writes such a table calls it before its first row write,
+    /// so that every transaction takes rule locks before row locks and in the same order: two
+    /// of them can then never wait for each other in a cycle (a deadlock).
+    pub async fn lock_for(
+        &self,
+        conn: &mut PgConnection,
+        tables: &[&str],
+    ) -> Result<(), StoreError> {
+        let mut names: Vec<&str> = self
+            .rules
+            .iter()
+            .filter(|r| r.tables.iter().any(|t| tables.contains(&t.as_str())))
+            .map(|r| r.name.as_str())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        for name in names {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext('runner.link'), hashtext($1))")
+                .bind(name)
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| StoreError::from_sqlx(format!("lock link rule ({name})"), e))?;
+        }
+        Ok(())
+    }
+
     /// Every row waiting for review, rule by rule, oldest first.
     pub async fn review_queue(
         &self,
@@ -184,6 +213,26 @@ pub async fn after_upsert(
     table: &str,
 ) -> Result<LinkCounts, StoreError> {
     CompiledLinks::cached(links)?.run(conn, Some(table)).await
+}
+
+/// Takes the locks of the rules involving `tables`, or the tables whose foreign keys a new row
+/// of them fills ([`relink`]), before the caller writes them (see
+/// [`CompiledLinks::lock_for`]).
+pub async fn lock_for(
+    conn: &mut PgConnection,
+    plan: &crate::config::Plan,
+    tables: &[&str],
+) -> Result<(), StoreError> {
+    let mut all: Vec<&str> = tables.to_vec();
+    all.extend(
+        plan.relations
+            .iter()
+            .filter(|r| tables.contains(&r.parent.as_str()))
+            .map(|r| r.table.as_str()),
+    );
+    CompiledLinks::cached(&plan.links)?
+        .lock_for(conn, &all)
+        .await
 }
 
 /// Runs every rule (`runner link`), inside the caller's transaction (whose actor is set).

@@ -51,12 +51,7 @@ fn down() -> Response {
 
 async fn report(state: &AppState) -> Result<Value, sqlx::Error> {
     let last = last_success(&state.pool).await?;
-    let inbox: (i64, i64) = sqlx::query_as(
-        "select count(*) filter (where status = 'received'), \
-                count(*) filter (where status = 'failed') from inbox",
-    )
-    .fetch_one(&state.pool)
-    .await?;
+    let backlog = crate::store::backlog(&state.pool).await?;
     let pipelines: BTreeMap<&str, Value> = state
         .plan
         .pipelines
@@ -66,16 +61,12 @@ async fn report(state: &AppState) -> Result<Value, sqlx::Error> {
             (name, json!({ "last_success": last.get(name) }))
         })
         .collect();
-    let quarantined: i64 =
-        sqlx::query_scalar("select count(*) from quarantine where resolved_at is null")
-            .fetch_one(&state.pool)
-            .await?;
     Ok(json!({
         "status": "ok",
         "database": "up",
         "pipelines": pipelines,
-        "inbox": {"pending": inbox.0, "failed": inbox.1},
-        "quarantine": {"open": quarantined},
+        "inbox": {"pending": backlog.inbox_received, "failed": backlog.inbox_failed},
+        "quarantine": {"open": backlog.quarantined},
     }))
 }
 

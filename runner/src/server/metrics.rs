@@ -34,24 +34,11 @@ pub(super) async fn scrape(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// Reads the inbox and outbox backlogs into the gauges.
+/// Reads the inbox and outbox backlogs into the gauges (through `runner_backlog()`, which
+/// every role may call).
 async fn backlog(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
     let m = metrics();
-    let inbox: (i64, i64) = sqlx::query_as(
-        "select count(*) filter (where status = 'received'), \
-                count(*) filter (where status = 'failed') from inbox \
-         where status in ('received', 'failed')",
-    )
-    .fetch_one(pool)
-    .await?;
-    let outbox: (i64, i64, Option<f64>) = sqlx::query_as(
-        "select count(*) filter (where status = 'pending'), \
-                count(*) filter (where status = 'dead'), \
-                extract(epoch from now() - min(created_at) filter (where status = 'pending'))::float8 \
-         from outbox where status in ('pending', 'dead')",
-    )
-    .fetch_one(pool)
-    .await?;
+    let b = crate::store::backlog(pool).await?;
     let set = |family: &prometheus_client::metrics::family::Family<
         StatusLabel,
         prometheus_client::metrics::gauge::Gauge,
@@ -64,10 +51,11 @@ async fn backlog(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
             })
             .set(v);
     };
-    set(&m.inbox, "received", inbox.0);
-    set(&m.inbox, "failed", inbox.1);
-    set(&m.outbox, "pending", outbox.0);
-    set(&m.outbox, "dead", outbox.1);
-    m.outbox_oldest_pending.set(outbox.2.unwrap_or(0.0));
+    set(&m.inbox, "received", b.inbox_received);
+    set(&m.inbox, "failed", b.inbox_failed);
+    set(&m.outbox, "pending", b.outbox_pending);
+    set(&m.outbox, "dead", b.outbox_dead);
+    m.outbox_oldest_pending
+        .set(b.oldest_pending_secs.unwrap_or(0.0));
     Ok(())
 }

@@ -62,6 +62,14 @@ pub enum SourceError {
     /// A URL could not be built.
     #[error("invalid URL for {0}")]
     Url(String),
+    /// A stored token could not be sealed or opened (no key, a wrong key).
+    #[error("{system}: stored credentials: {reason}")]
+    Sealed {
+        /// The system.
+        system: String,
+        /// Why, without the token or the key.
+        reason: String,
+    },
     /// A URL (a pagination `next` link) points outside the configured base URL's origin: the
     /// bearer token is never sent there.
     #[error("{system}: refusing to follow a link to {origin}, outside the configured base URL")]

@@ -8,6 +8,7 @@ mod client;
 mod error;
 mod oauth;
 mod retry;
+pub mod sealed;
 
 pub use access_log::{AccessLog, path_template};
 pub use budget::RateBudget;

@@ -5,6 +5,7 @@
 //! audit trigger, roles) lives in `schema/db/` and is embedded in [`MIGRATOR`].
 
 mod actor;
+mod backlog;
 mod error;
 mod ident;
 mod migrate;
@@ -13,6 +14,7 @@ mod sql;
 mod upsert;
 
 pub use actor::set_actor;
+pub use backlog::{Backlog, backlog};
 pub use error::{DbErrorDetails, StoreError};
 pub use ident::Ident;
 pub use migrate::{MIGRATOR, create_database_if_missing, pending_migrations, run_migrations};

@@ -196,6 +196,7 @@ async fn execute(
         let last = page.next.is_none() && page.segment + 1 == total_segments;
         let mut tx = pool.begin().await?;
         set_actor(&mut tx, ACTOR).await?;
+        crate::link::lock_for(&mut tx, plan, &[m.table.as_str()]).await?;
         let written = page::write(&mut tx, p, &mapped, Some(page.read_at)).await?;
         report.counts += written.counts;
         refused.extend(written.refused);

@@ -13,6 +13,9 @@ pub const SYNC_FAILED: &str = "sync_failed";
 /// re-authorisation is needed. A routine 401 that a refresh cures is not this event. Fields:
 /// `system`, `status`, `stage` (`refresh` or `fresh_token_refused`).
 pub const OAUTH_REFRESH_FAILED: &str = "oauth_refresh_failed";
+/// DrChrono rotated the refresh token but it could not be stored (every attempt failed): the
+/// old one no longer works, so re-authorisation will be needed. Fields: `system`.
+pub const OAUTH_TOKEN_NOT_PERSISTED: &str = "oauth_token_not_persisted";
 /// An outbox event was given up and moved to the dead letters. Fields: `table`, `outbox_id`,
 /// `reason`.
 pub const OUTBOX_DEAD_LETTER: &str = "outbox_dead_letter";
@@ -43,6 +46,7 @@ pub const ALL: &[&str] = &[
     SYNC_FINISHED,
     SYNC_FAILED,
     OAUTH_REFRESH_FAILED,
+    OAUTH_TOKEN_NOT_PERSISTED,
     OUTBOX_DEAD_LETTER,
     INBOX_FAILED,
     WEBHOOK_REJECTED,

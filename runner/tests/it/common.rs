@@ -34,6 +34,11 @@ pub fn env(drchrono_url: &str, coda_url: &str) -> Env {
         ("DRCHRONO_CLIENT_ID", "sim-client-id"),
         ("DRCHRONO_CLIENT_SECRET", "sim-client-secret"),
         ("DRCHRONO_REFRESH_TOKEN", "sim-refresh-token"),
+        // A fixed, obviously fake key that seals the stored tokens.
+        (
+            "TOKEN_ENCRYPTION_KEY",
+            "ZmFrZS10ZXN0LWtleS1mb3ItdG9rZW5zLTMyLWJ5dGU=",
+        ),
         ("DRCHRONO_WEBHOOK_SECRET", "test-webhook-secret"),
         ("DEEPCURA_SHARED_SECRET", "test-deepcura-secret"),
         ("CODA_BASE_URL", coda_url),
@@ -244,4 +249,25 @@ pub async fn get(app: axum::Router, path: &str) -> (axum::http::StatusCode, Stri
         .await
         .unwrap();
     (status, ctype, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The refresh token stored for `system`, opened with the tests' `TOKEN_ENCRYPTION_KEY` (the
+/// column holds it sealed).
+pub async fn stored_refresh_token(pool: &sqlx::PgPool, system: &str) -> String {
+    let sealed: String =
+        sqlx::query_scalar("select refresh_token from oauth_credentials where system = $1")
+            .bind(system)
+            .fetch_one(pool)
+            .await
+            .expect("stored credentials");
+    let Env::Map(vars) = env("http://127.0.0.1:9", "http://127.0.0.1:9") else {
+        unreachable!("the test env is a map")
+    };
+    let key = runner::config::secret::Secret::new(vars["TOKEN_ENCRYPTION_KEY"].clone());
+    let cipher = runner::source::sealed::TokenCipher::new(&key, &Default::default()).unwrap();
+    assert!(sealed.starts_with("v1:"), "the stored token is sealed");
+    cipher
+        .open(system, &sealed)
+        .expect("opens with the test key")
+        .0
 }

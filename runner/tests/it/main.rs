@@ -15,6 +15,7 @@ mod push;
 mod push_outbox;
 mod replay;
 mod retention;
+mod roles;
 mod schedule;
 mod store;
 mod sync;

@@ -30,11 +30,7 @@ async fn the_refresh_token_rotates_across_runs_and_an_expired_access_token_is_re
         run_pipeline(&pool, &client, &plan, p, &opts(), &NoProgress).await
     };
     assert!(run().await.error.is_none());
-    let stored: String =
-        sqlx::query_scalar("select refresh_token from oauth_credentials where system = 'drchrono'")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let stored = common::stored_refresh_token(&pool, "drchrono").await;
     assert_ne!(stored, "sim-refresh-token", "the rotated token is stored");
     assert_eq!(Some(stored.clone()), sim.state().current_refresh_token());
     // The seed in the environment is now revoked upstream; the stored token must win.
@@ -150,12 +146,13 @@ async fn a_changed_refresh_token_in_the_environment_replaces_the_stored_one(pool
         status, 400,
         "the re-authorised token was used by the runner"
     );
-    let (stored, fingerprint): (String, String) = sqlx::query_as(
-        "select refresh_token, seed_fingerprint from oauth_credentials where system = 'drchrono'",
+    let fingerprint: String = sqlx::query_scalar(
+        "select seed_fingerprint from oauth_credentials where system = 'drchrono'",
     )
     .fetch_one(&pool)
     .await
     .unwrap();
+    let stored = common::stored_refresh_token(&pool, "drchrono").await;
     assert_eq!(Some(stored), sim.state().current_refresh_token());
     use sha2::Digest;
     assert_eq!(

@@ -215,7 +215,7 @@ async fn a_backfill_within_the_declared_budget_is_never_throttled(pool: PgPool) 
 }
 
 #[sqlx::test(migrator = "runner::store::MIGRATOR")]
-async fn runner_sync_refuses_a_pipeline_another_process_is_running(pool: PgPool) {
+async fn runner_sync_skips_a_pipeline_another_process_is_running_when_asked(pool: PgPool) {
     let sim = common::drchrono(3).await;
     let held = runner::schedule::PipelineLock::try_acquire(&pool, "providers")
         .await
@@ -223,13 +223,13 @@ async fn runner_sync_refuses_a_pipeline_another_process_is_running(pool: PgPool)
         .expect("free");
     let out = runner(&sim, &pool)
         .await
-        .args(["sync", "providers"])
+        .args(["sync", "providers", "--if-locked", "skip"])
         .output()
         .await
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
-        text(&out).contains("FAILED providers: already running in another process"),
+        text(&out).contains("providers          skipped: another process is running it"),
         "{}",
         text(&out)
     );

@@ -82,6 +82,28 @@ resource "google_monitoring_alert_policy" "drchrono_auth_error" {
     }
   }
 
+  conditions {
+    display_name = "A rotated refresh token could not be stored (event oauth_token_not_persisted)"
+
+    condition_threshold {
+      filter          = "metric.type=\"${local.user_metric}/${google_logging_metric.oauth_token_not_persisted.name}\" AND resource.type=\"cloud_run_revision\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+
+      aggregations {
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = ["metric.label.system"]
+      }
+
+      trigger {
+        count = 1
+      }
+    }
+  }
+
   alert_strategy {
     auto_close = "86400s"
   }

@@ -361,3 +361,26 @@ resource "google_logging_metric" "rate_budget_wait" {
     system = "EXTRACT(jsonPayload.system)"
   }
 }
+
+resource "google_logging_metric" "oauth_token_not_persisted" {
+  project     = var.project_id
+  name        = "runner/oauth_token_not_persisted"
+  description = "Refresh tokens DrChrono rotated that could not be stored: re-authorisation will be needed."
+  filter      = "jsonPayload.event=\"oauth_token_not_persisted\" AND (resource.type=\"cloud_run_revision\" OR resource.type=\"cloud_run_job\")"
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    unit        = "1"
+
+    labels {
+      key         = "system"
+      value_type  = "STRING"
+      description = "The OAuth system (drchrono)."
+    }
+  }
+
+  label_extractors = {
+    system = "EXTRACT(jsonPayload.system)"
+  }
+}

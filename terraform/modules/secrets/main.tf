@@ -23,6 +23,7 @@ locals {
     "deepcura-shared-secret",
     "coda-api-token",
     "coda-writeback-secret",
+    "token-encryption-key",
   ]
 }
 
