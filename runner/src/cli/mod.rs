@@ -10,6 +10,7 @@ mod demo;
 mod link;
 mod migrate;
 mod outbox;
+mod output;
 mod progress;
 mod push;
 mod replay;
