@@ -18,7 +18,7 @@ mod retention;
 mod review;
 mod schema;
 mod serve;
-pub use serve::Role;
+pub use serve::{Role, Workers};
 mod sync;
 mod test;
 pub use schema::stale_files;

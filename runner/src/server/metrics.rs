@@ -34,24 +34,10 @@ pub(super) async fn scrape(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// Reads the inbox and outbox backlogs into the gauges.
+/// Reads the inbox and outbox backlogs into the gauges. Each is read on its own: a role may
+/// see only one of them (the push role may not read the inbox).
 async fn backlog(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
     let m = metrics();
-    let inbox: (i64, i64) = sqlx::query_as(
-        "select count(*) filter (where status = 'received'), \
-                count(*) filter (where status = 'failed') from inbox \
-         where status in ('received', 'failed')",
-    )
-    .fetch_one(pool)
-    .await?;
-    let outbox: (i64, i64, Option<f64>) = sqlx::query_as(
-        "select count(*) filter (where status = 'pending'), \
-                count(*) filter (where status = 'dead'), \
-                extract(epoch from now() - min(created_at) filter (where status = 'pending'))::float8 \
-         from outbox where status in ('pending', 'dead')",
-    )
-    .fetch_one(pool)
-    .await?;
     let set = |family: &prometheus_client::metrics::family::Family<
         StatusLabel,
         prometheus_client::metrics::gauge::Gauge,
@@ -64,10 +50,29 @@ async fn backlog(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
             })
             .set(v);
     };
+    let outbox: Result<(i64, i64, i64, Option<f64>), _> = sqlx::query_as(
+        "select count(*) filter (where status = 'pending'), \
+                count(*) filter (where status = 'relayed'), \
+                count(*) filter (where status = 'dead'), \
+                extract(epoch from now() - min(created_at) filter (where status <> 'dead'))::float8 \
+         from outbox where status in ('pending', 'relayed', 'dead')",
+    )
+    .fetch_one(pool)
+    .await;
+    if let Ok(outbox) = &outbox {
+        set(&m.outbox, "pending", outbox.0);
+        set(&m.outbox, "relayed", outbox.1);
+        set(&m.outbox, "dead", outbox.2);
+        m.outbox_oldest_pending.set(outbox.3.unwrap_or(0.0));
+    }
+    let inbox: (i64, i64) = sqlx::query_as(
+        "select count(*) filter (where status = 'received'), \
+                count(*) filter (where status = 'failed') from inbox \
+         where status in ('received', 'failed')",
+    )
+    .fetch_one(pool)
+    .await?;
     set(&m.inbox, "received", inbox.0);
     set(&m.inbox, "failed", inbox.1);
-    set(&m.outbox, "pending", outbox.0);
-    set(&m.outbox, "dead", outbox.1);
-    m.outbox_oldest_pending.set(outbox.2.unwrap_or(0.0));
-    Ok(())
+    outbox.map(|_| ())
 }
