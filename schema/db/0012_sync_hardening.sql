@@ -63,7 +63,7 @@ GRANT SELECT ON sync_log TO clinical_writeback;
 
 CREATE FUNCTION runner_backlog(
     OUT inbox_received bigint, OUT inbox_failed bigint,
-    OUT outbox_pending bigint, OUT outbox_dead bigint,
+    OUT outbox_pending bigint, OUT outbox_relayed bigint, OUT outbox_dead bigint,
     OUT oldest_pending_secs float8, OUT quarantined bigint)
 LANGUAGE sql STABLE
 SECURITY DEFINER
@@ -72,8 +72,9 @@ AS $$
     SELECT (SELECT count(*) FROM inbox WHERE status = 'received'),
            (SELECT count(*) FROM inbox WHERE status = 'failed'),
            (SELECT count(*) FROM outbox WHERE status = 'pending'),
+           (SELECT count(*) FROM outbox WHERE status = 'relayed'),
            (SELECT count(*) FROM outbox WHERE status = 'dead'),
-           (SELECT extract(epoch FROM now() - min(created_at))::float8 FROM outbox WHERE status = 'pending'),
+           (SELECT extract(epoch FROM now() - min(created_at))::float8 FROM outbox WHERE status IN ('pending', 'relayed')),
            (SELECT count(*) FROM quarantine WHERE resolved_at IS NULL)
 $$;
 REVOKE ALL ON FUNCTION runner_backlog() FROM PUBLIC;

@@ -1,13 +1,15 @@
 //! `runner outbox`: the change events waiting for Coda. Without a subcommand it shows the
-//! depth (pending events), the age of the oldest pending event and the dead letters (ids,
-//! table, reason); `retry [--id N]` brings dead letters back to pending; `drain` pushes every
-//! due event now (what the embedded worker of `runner serve` does continuously).
+//! depth (pending and relayed events), the age of the oldest waiting event and the dead
+//! letters (ids, table, reason); `retry [--id N]` brings dead letters back to pending; `drain`
+//! pushes every due event now, pending or relayed (what the outbox worker of `runner serve`
+//! does continuously), taking over at once the claims of a worker that died.
 
 use std::path::Path;
 
+use super::output::outln;
 use crate::config::Needs;
-use crate::push::CodaClient;
 use crate::push::outbox::{self, OutboxOptions};
+use crate::push::{Claim, CodaClient};
 
 /// Arguments of `runner outbox`.
 #[derive(Debug, clap::Args)]
@@ -28,7 +30,7 @@ pub enum Verb {
         #[arg(long)]
         id: Option<i64>,
     },
-    /// Push every due event now, then exit.
+    /// Push every due event now (pending or relayed), then exit.
     Drain,
 }
 
@@ -38,27 +40,31 @@ pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
     match args.command.unwrap_or(Verb::Status) {
         Verb::Status => {
             let s = outbox::status(&pool).await?;
-            println!("pending: {}", s.pending);
+            outln!("pending: {}", s.pending)?;
+            outln!("relayed: {}", s.relayed)?;
             match s.oldest_pending_secs {
-                Some(age) => println!("oldest pending: {age:.0} s"),
-                None => println!("oldest pending: -"),
+                Some(age) => outln!("oldest pending: {age:.0} s")?,
+                None => outln!("oldest pending: -")?,
             }
-            println!("dead letters: {}", s.dead.len());
+            outln!("dead letters: {}", s.dead.len())?;
             for d in &s.dead {
-                println!(
+                if super::output::stdout_closed() {
+                    break;
+                }
+                outln!(
                     "  {:>8}  {:<24} {}  attempts {}  {}",
                     d.id,
                     d.table_name,
                     d.record_id,
                     d.attempts,
                     d.last_error.as_deref().unwrap_or("-")
-                );
+                )?;
             }
             Ok(0)
         }
         Verb::Retry { id } => {
             let n = outbox::retry(&pool, id).await?;
-            println!("{n} dead letter(s) back to pending");
+            outln!("{n} dead letter(s) back to pending")?;
             Ok(i32::from(n == 0 && id.is_some()))
         }
         Verb::Drain => {
@@ -70,11 +76,22 @@ pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
                 },
             )?;
             let coda = CodaClient::new(&plan.systems.coda, pool.clone());
-            let o = outbox::drain(&pool, &plan, &coda, &OutboxOptions::default(), None).await?;
-            println!(
+            let opts = OutboxOptions {
+                claim: Claim::Any,
+                ..OutboxOptions::default()
+            };
+            let o = outbox::drain(&pool, &plan, &coda, &opts, None).await?;
+            outln!(
                 "sent {}, removed {}, unchanged {}, dead {}; {} write calls",
-                o.rows_sent, o.deleted, o.unchanged, o.dead, o.calls
-            );
+                o.rows_sent,
+                o.deleted,
+                o.unchanged,
+                o.dead,
+                o.calls
+            )?;
+            if o.dead > 0 {
+                outln!("`runner outbox` lists the dead letters and why")?;
+            }
             Ok(0)
         }
     }

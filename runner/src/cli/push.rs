@@ -3,6 +3,10 @@
 //! no change makes zero write calls. `--dry-run` prints what would be sent and the calls.
 //! Pending outbox events are left alone: the worker finds their rows' hashes equal and
 //! settles them without a call.
+//!
+//! Each Coda table is pushed under a lock: a second push of the same table waits for the first
+//! (`--if-locked wait`, the default) or skips it (`--if-locked skip`). A table whose push
+//! fails does not stop the others; the summary names it and the exit code is 1.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -11,8 +15,11 @@ use std::sync::Mutex;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
+use super::output::{errln, outln};
 use crate::config::Needs;
-use crate::push::{CodaClient, PushProgress, push_full, select_mappings};
+use crate::push::{
+    CodaClient, FullOptions, IfLocked, MappingReport, PushProgress, push_full_with, select_mappings,
+};
 
 /// Arguments of `runner push`.
 #[derive(Debug, clap::Args)]
@@ -27,6 +34,10 @@ pub struct Args {
     /// it would make; send nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// When another push holds a table: `wait` for it (then push what is left, usually
+    /// nothing) or `skip` the table.
+    #[arg(long, value_enum, default_value_t = IfLocked::Wait)]
+    pub if_locked: IfLocked,
 }
 
 /// Bars on a terminal, a line per table elsewhere.
@@ -74,7 +85,9 @@ impl PushProgress for Progress {
                     .insert(mapping.to_string(), b);
             }
             Some(_) => {}
-            None => eprintln!("{mapping}: {to_send} rows to send"),
+            None => {
+                let _ = errln!("{mapping}: {to_send} rows to send");
+            }
         }
     }
 
@@ -87,7 +100,19 @@ impl PushProgress for Progress {
         {
             b.set_position(sent);
         } else if self.multi.is_none() {
-            eprintln!("{mapping}: {sent} rows confirmed");
+            let _ = errln!("{mapping}: {sent} rows confirmed");
+        }
+    }
+
+    fn waiting(&self, mapping: &str, table: &str) {
+        let line = format!("{mapping}: another push holds Coda table {table}; waiting for it");
+        match &self.multi {
+            Some(multi) => {
+                let _ = multi.println(line);
+            }
+            None => {
+                let _ = errln!("{line}");
+            }
         }
     }
 }
@@ -108,39 +133,72 @@ pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
     let pool = super::context::database().await?;
     let coda = CodaClient::new(&plan.systems.coda, pool.clone());
     let progress = Progress::new();
-    let reports = push_full(&pool, &plan, &coda, &selected, args.dry_run, &progress).await?;
+    let opts = FullOptions {
+        dry_run: args.dry_run,
+        if_locked: args.if_locked,
+    };
+    let reports = push_full_with(&pool, &plan, &coda, &selected, opts, &progress).await?;
     let mut refused = 0;
     for r in &reports {
         progress.finish(&r.mapping);
-        let t = &r.report;
-        refused += t.rejected.len();
-        if args.dry_run {
-            println!(
-                "{:<22} {} rows: would create {}, update {}, remove {}; unchanged {}; calls: {} write, {} read",
-                r.mapping,
-                r.rows,
-                t.created,
-                t.sent - t.created,
-                t.deleted,
-                t.unchanged,
-                t.write_calls,
-                t.read_calls
-            );
-        } else {
-            println!(
-                "{:<22} {} rows: sent {}, removed {}, unchanged {}, refused {}; {} write calls",
-                r.mapping,
-                r.rows,
-                t.sent,
-                t.deleted,
-                t.unchanged,
-                t.rejected.len(),
-                t.write_calls
-            );
-            for (id, reason) in &t.rejected {
-                eprintln!("REFUSED {id}: {reason}");
-            }
-        }
+        refused += r.report.rejected.len();
+        print_report(r, args.dry_run)?;
     }
-    Ok(i32::from(refused > 0))
+    let failed: Vec<&MappingReport> = reports.iter().filter(|r| r.failed.is_some()).collect();
+    if !failed.is_empty() {
+        let names: Vec<&str> = failed.iter().map(|r| r.mapping.as_str()).collect();
+        errln!(
+            "{} of {} table(s) failed: {}",
+            failed.len(),
+            reports.len(),
+            names.join(", ")
+        )?;
+    }
+    Ok(i32::from(refused > 0 || !failed.is_empty()))
+}
+
+/// One table's line (and its refused rows, or why it failed).
+fn print_report(r: &MappingReport, dry_run: bool) -> std::io::Result<()> {
+    let t = &r.report;
+    if r.skipped {
+        return outln!(
+            "{:<22} skipped: another push holds Coda table {} (--if-locked skip)",
+            r.mapping,
+            r.table
+        );
+    }
+    if let Some(reason) = &r.failed {
+        outln!(
+            "{:<22} FAILED after {} rows sent: {reason}",
+            r.mapping,
+            t.sent
+        )?;
+    } else if dry_run {
+        outln!(
+            "{:<22} {} rows: would create {}, update {}, remove {}; unchanged {}; calls: {} write, {} read",
+            r.mapping,
+            r.rows,
+            t.created,
+            t.sent - t.created,
+            t.deleted,
+            t.unchanged,
+            t.write_calls,
+            t.read_calls
+        )?;
+    } else {
+        outln!(
+            "{:<22} {} rows: sent {}, removed {}, unchanged {}, refused {}; {} write calls",
+            r.mapping,
+            r.rows,
+            t.sent,
+            t.deleted,
+            t.unchanged,
+            t.rejected.len(),
+            t.write_calls
+        )?;
+    }
+    for (id, reason) in &t.rejected {
+        errln!("REFUSED {id}: {reason}")?;
+    }
+    Ok(())
 }

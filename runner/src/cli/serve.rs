@@ -28,7 +28,8 @@ pub struct Args {
     /// What this instance runs (the GCP topology runs one Cloud Run service per role): `all`
     /// (embedded: everything in one process), `sync` (webhooks, `/sync/*`, the inbox worker,
     /// the outbox relay to Pub/Sub, the scheduler unless `--no-scheduler`), `push` (the
-    /// Pub/Sub push receiver) or `api` (write-back and the admin dashboard). Every role serves
+    /// Pub/Sub push receiver and the outbox worker pushing relayed events to Coda) or `api`
+    /// (write-back and the admin dashboard). Every role serves
     /// `/health`, `/ready` and `/metrics` and runs the daily retention.
     #[arg(long, value_enum, env = "RUNNER_ROLE", default_value = "all")]
     pub role: Role,
@@ -185,20 +186,25 @@ pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// The background work of a role.
-struct Workers {
-    role: Role,
-    scheduler: bool,
-    relay: Option<Arc<crate::pubsub::Publisher>>,
+/// The background work of a role (public so tests run a role's server through the library).
+#[derive(Debug)]
+pub struct Workers {
+    /// The role.
+    pub role: Role,
+    /// Run the embedded scheduler (roles `all` and `sync`).
+    pub scheduler: bool,
+    /// The relay's publisher (role `sync`).
+    pub relay: Option<Arc<crate::pubsub::Publisher>>,
 }
 
 impl Workers {
     /// Starts the role's own workers, and nothing else: `all` runs the inbox worker, the
-    /// outbox worker pushing to Coda and the scheduler; `sync` the inbox worker, the relay to
-    /// Pub/Sub and the scheduler; `push` and `api` no worker. Every role runs the daily
-    /// retention (what its database role may do of it). `--no-scheduler` leaves the scheduler
-    /// out (Cloud Scheduler calls `/sync/*` instead).
-    fn spawn(self, state: &AppState, stop: crate::server::Shutdown) -> Vec<JoinHandle<()>> {
+    /// outbox worker pushing pending events to Coda and the scheduler; `sync` the inbox
+    /// worker, the relay to Pub/Sub and the scheduler; `push` the outbox worker pushing
+    /// relayed events to Coda, woken by each Pub/Sub delivery; `api` no worker. Every role
+    /// runs the daily retention (what its database role may do of it). `--no-scheduler` leaves
+    /// the scheduler out (Cloud Scheduler calls `/sync/*` instead).
+    pub fn spawn(self, state: &AppState, stop: crate::server::Shutdown) -> Vec<JoinHandle<()>> {
         let retention = &state.plan.systems.retention;
         let storage = (!retention.archive_bucket.trim().is_empty())
             .then(|| Arc::new(crate::gcp::Storage::from_env(Some(state.pool.clone()))));
@@ -217,13 +223,23 @@ impl Workers {
                 publisher,
                 stop.clone(),
             )),
-            (Role::All, _) => tasks.push(crate::push::spawn_outbox_worker(
-                state.pool.clone(),
-                state.plan.clone(),
-                state.coda.clone(),
-                crate::push::OutboxOptions::default(),
-                stop.clone(),
-            )),
+            (Role::All | Role::Push, _) => {
+                let claim = match self.role {
+                    Role::Push => crate::push::Claim::Relayed,
+                    _ => crate::push::Claim::Pending,
+                };
+                tasks.push(crate::push::spawn_outbox_worker(
+                    state.pool.clone(),
+                    state.plan.clone(),
+                    state.coda.clone(),
+                    crate::push::OutboxOptions {
+                        claim,
+                        wake: Some(state.outbox_notify.clone()),
+                        ..crate::push::OutboxOptions::default()
+                    },
+                    stop.clone(),
+                ));
+            }
             _ => {}
         }
         if !matches!(self.role, Role::All | Role::Sync) {

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use crate::config::Needs;
+use crate::schedule::IfLocked;
 use crate::source::RestClient;
 use crate::sync::{SyncOptions, run_pipeline};
 
@@ -28,17 +29,8 @@ pub struct Args {
     pub allow_mass_delete: bool,
     /// When another process runs a pipeline: `wait` for it to finish, then run (the
     /// default), or `skip` the pipeline (exit 0, and say so).
-    #[arg(long, value_enum, default_value = "wait")]
+    #[arg(long, value_enum, default_value_t = IfLocked::Wait)]
     pub if_locked: IfLocked,
-}
-
-/// What to do when another process holds a lock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum IfLocked {
-    /// Wait for the other run to finish.
-    Wait,
-    /// Leave it to the other run.
-    Skip,
 }
 
 /// Runs the command.

@@ -1,15 +1,16 @@
 //! `POST /pubsub/push`: the push role's receiver of Pub/Sub push deliveries (wrapped format,
 //! apis.md §4.1) carrying the relay's change events.
 //!
-//! The OIDC token is verified before the body is read ([`OidcCaller`]; no verifier: 401).
-//! Then, in one transaction: the message id is inserted into `processed_messages` (an id
-//! already there is a duplicate: acknowledged 200 without a second write; a concurrent
-//! delivery of the same id waits on the uncommitted row), the event's record is pushed to
-//! Coda with [`push_records`], and only when Coda confirmed the write is the transaction
-//! committed and 200 answered. A failed push rolls the row back and answers 503 (rows Coda
-//! refused: 500), so Pub/Sub redelivers, and its dead-letter policy ends a hopeless message.
-//! A malformed body is a 400 (also redelivered, then dead-lettered). Logs carry the message
-//! id, table and counts only.
+//! The OIDC token is verified before the body is read ([`OidcCaller`]; no verifier: 401). The
+//! event a delivery announces is already durable: it is an outbox row of this database, which
+//! the relay marked `relayed` when it published it. So the receiver only records the message id
+//! in `processed_messages` (one short statement, no transaction held, no call to Coda), wakes
+//! the push role's outbox worker and answers 200. The worker claims relayed events, pushes them
+//! in batches grouped by table and settles them, as the embedded worker does with pending ones
+//! (a delivery whose event is already done is acknowledged all the same). A delivery answers
+//! 503 only when the database is unavailable (Pub/Sub redelivers), and 400 for a malformed body
+//! (redelivered, then dead-lettered by Pub/Sub). Logs carry the message id, table and outbox id
+//! only.
 
 use axum::Json;
 use axum::Router;
@@ -22,21 +23,19 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use super::ChangeEvent;
-use crate::push::{CodaClient, push_records};
 use crate::server::oidc::OidcCaller;
 use crate::server::{ApiError, AppState};
 
 /// The route path.
 pub const PUSH_PATH: &str = "/pubsub/push";
 
-/// The `/pubsub/push` route, pushing with `coda` (its budgets are shared by every delivery).
-pub fn routes(coda: CodaClient) -> Router<AppState> {
+/// The `/pubsub/push` route.
+pub fn routes() -> Router<AppState> {
     Router::new().route(
         PUSH_PATH,
         post(
-            move |caller: OidcCaller, State(state): State<AppState>, body: Bytes| {
-                let coda = coda.clone();
-                async move { receive(&caller, &state, &coda, &body).await }
+            |caller: OidcCaller, State(state): State<AppState>, body: Bytes| async move {
+                receive(&caller, &state, &body).await
             },
         ),
     )
@@ -74,12 +73,7 @@ pub fn parse(body: &[u8]) -> Result<Delivery, &'static str> {
     Ok(Delivery { message_id, event })
 }
 
-async fn receive(
-    caller: &OidcCaller,
-    state: &AppState,
-    coda: &CodaClient,
-    body: &[u8],
-) -> Response {
+async fn receive(caller: &OidcCaller, state: &AppState, body: &[u8]) -> Response {
     let d = match parse(body) {
         Ok(d) => d,
         Err(reason) => {
@@ -88,61 +82,41 @@ async fn receive(
         }
     };
     let ev = &d.event;
-    let mut tx = match state.pool.begin().await {
-        Ok(tx) => tx,
-        Err(e) => return unavailable(&d, "begin", &e.to_string()),
-    };
-    let fresh = sqlx::query(
-        "insert into processed_messages (message_id) values ($1) on conflict do nothing",
+    // One statement: the dedupe row and the event's status.
+    let seen: Result<(bool, Option<String>), _> = sqlx::query_as(
+        "with fresh as (insert into processed_messages (message_id) values ($1)
+                         on conflict do nothing returning 1)
+         select exists (select 1 from fresh), (select status from outbox where id = $2)",
     )
     .bind(&d.message_id)
-    .execute(&mut *tx)
+    .bind(ev.outbox_id)
+    .fetch_one(&state.pool)
     .await;
-    match fresh {
-        Ok(r) if r.rows_affected() == 0 => {
-            tracing::info!(message_id = %d.message_id, "Duplicate Pub/Sub delivery acknowledged.");
-            return (StatusCode::OK, Json(json!({"status": "duplicate"}))).into_response();
+    let (fresh, status) = match seen {
+        Ok(s) => s,
+        Err(e) => {
+            let error = crate::store::StoreError::from_sqlx("pubsub delivery", e);
+            tracing::warn!(message_id = %d.message_id, table = %ev.table, error = %error, "Pub/Sub delivery not recorded; it will be redelivered.");
+            return ApiError::Unavailable.into_response();
         }
-        Ok(_) => {}
-        Err(e) => return unavailable(&d, "dedupe", &e.to_string()),
-    }
-    let outcome =
-        match push_records(&state.pool, &state.plan, coda, &ev.table, &[ev.record_id]).await {
-            Ok(o) => o,
-            Err(e) => return unavailable(&d, "push", &e.to_string()),
-        };
-    if outcome.rejected > 0 {
-        // Coda refused the row itself: not confirmed, so not acknowledged.
-        tracing::warn!(message_id = %d.message_id, table = %ev.table, rejected = outcome.rejected, "Coda refused the pushed row.");
-        return (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({"status": "rejected"})),
-        )
-            .into_response();
-    }
-    if let Err(e) = tx.commit().await {
-        return unavailable(&d, "commit", &e.to_string());
-    }
+    };
+    let answer = match (fresh, status.as_deref()) {
+        (false, _) => "duplicate",
+        (true, Some("pending" | "relayed")) => {
+            state.outbox_notify.notify_one();
+            "queued"
+        }
+        (true, Some(done_or_dead)) => done_or_dead,
+        // Not in this database (a message of another environment's topic): nothing to push.
+        (true, None) => "unknown",
+    };
     tracing::info!(
         caller = caller.0.email.as_deref().unwrap_or("-"),
         message_id = %d.message_id,
         table = %ev.table,
         outbox_id = ev.outbox_id,
-        rows_sent = outcome.rows_sent,
-        unchanged = outcome.unchanged,
-        "Pub/Sub delivery pushed to Coda."
+        status = answer,
+        "Pub/Sub delivery acknowledged."
     );
-    let body = json!({
-        "status": "pushed",
-        "rows_sent": outcome.rows_sent,
-        "unchanged": outcome.unchanged,
-        "deleted": outcome.deleted,
-    });
-    (StatusCode::OK, Json(body)).into_response()
-}
-
-/// A 503 (Pub/Sub redelivers); the processed row is rolled back with the transaction.
-fn unavailable(d: &Delivery, stage: &'static str, error: &str) -> Response {
-    tracing::warn!(message_id = %d.message_id, table = %d.event.table, stage, error, "Pub/Sub delivery not processed; it will be redelivered.");
-    ApiError::Unavailable.into_response()
+    (StatusCode::OK, Json(json!({"status": answer}))).into_response()
 }

@@ -1,8 +1,9 @@
 //! The outbox relay of `runner serve --role sync`: pending outbox events go to the Pub/Sub
-//! topic, and an event is done only once Pub/Sub returned message ids for it.
+//! topic, and an event is `relayed` once Pub/Sub returned message ids for it. The push role's
+//! outbox worker then pushes relayed events to Coda and marks them done.
 //!
 //! A batch is claimed with `FOR UPDATE SKIP LOCKED` in one transaction that stays open while
-//! the batch is published, then marks it done and commits. Several relays (and the in-process
+//! the batch is published, then marks it relayed and commits. Several relays (and the in-process
 //! outbox worker, whose leases move `available_at` forward) therefore never take the same
 //! event, and a relay that dies mid-publish releases its rows by ending its session: they are
 //! published again (at least once; the push side is idempotent). A failed publish keeps the
@@ -29,7 +30,7 @@ pub const IDLE_POLL: Duration = Duration::from_secs(1);
 /// What one relay pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RelayPass {
-    /// Events published and marked done.
+    /// Events published and marked relayed.
     pub published: u64,
     /// Events whose publish failed (kept pending for a retry).
     pub failed: u64,
@@ -84,7 +85,8 @@ pub async fn relay_once(
     match publisher.publish(&messages).await {
         Ok(_) => {
             sqlx::query(
-                "update outbox set status = 'done', done_at = now(), attempts = attempts + 1,
+                // attempts restart at 0: from here on they count the push's refusals.
+                "update outbox set status = 'relayed', attempts = 0,
                         claimed_at = now(), claimed_by = $2, last_error = null
                   where id = any($1)",
             )
@@ -92,7 +94,7 @@ pub async fn relay_once(
             .bind(claimer)
             .execute(&mut *tx)
             .await
-            .map_err(db("outbox relay done"))?;
+            .map_err(db("outbox relay relayed"))?;
             tx.commit().await.map_err(db("outbox relay commit"))?;
             Ok(RelayPass {
                 published: n,

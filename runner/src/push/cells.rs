@@ -47,6 +47,13 @@ pub struct CompiledMapping {
     columns: Vec<(String, ColumnSource)>,
 }
 
+impl CompiledMapping {
+    /// The Coda ids of every column this mapping writes, in mapping order.
+    pub fn column_ids(&self) -> impl Iterator<Item = &str> {
+        self.columns.iter().map(|(id, _)| id.as_str())
+    }
+}
+
 /// Every mapping of a plan, compiled once.
 #[derive(Debug)]
 pub struct Mappings {

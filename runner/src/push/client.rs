@@ -192,6 +192,30 @@ impl CodaClient {
         }
     }
 
+    /// Every column of a table (`listColumns`, every page): id and whether it is calculated.
+    pub async fn list_columns(
+        &self,
+        doc: &str,
+        table: &str,
+    ) -> Result<Vec<crate::coda_check::RemoteColumn>, CodaError> {
+        let mut out = Vec::new();
+        let mut page: Option<String> = None;
+        loop {
+            let mut url = self.url(&["docs", doc, "tables", table, "columns"])?;
+            match &page {
+                Some(token) => url.query_pairs_mut().append_pair("pageToken", token),
+                None => url.query_pairs_mut().append_pair("limit", "100"),
+            };
+            let v = self.call(Method::Get, url, None).await?;
+            let items = v["items"].as_array().into_iter().flatten();
+            out.extend(items.filter_map(crate::coda_check::RemoteColumn::from_json));
+            match v["nextPageToken"].as_str() {
+                Some(t) if !t.is_empty() => page = Some(t.to_string()),
+                _ => return Ok(out),
+            }
+        }
+    }
+
     /// Polls `mutationStatus` with a short growing wait until `completed: true`, for at most
     /// the confirm timeout.
     pub async fn confirm(&self, table: &str, request_id: &str) -> Result<(), PushError> {

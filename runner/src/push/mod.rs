@@ -2,11 +2,13 @@
 //! `upsertRows` confirmed through `mutationStatus`, the outbox worker and dead letters.
 //!
 //! - [`push_records`]: the current content of some rows of one PostgreSQL table, to every
-//!   Coda table mapped from it (used by the outbox worker and the Pub/Sub push receiver). It
-//!   does not touch the outbox: the caller settles its events.
+//!   Coda table mapped from it ([`push_ids`], used by the outbox worker, also names the rows
+//!   Coda refused). It does not touch the outbox: the caller settles its events.
 //! - [`push_full`]: `runner push`, every row of the chosen mappings, diff-only.
-//! - [`outbox`]: claims change events (`FOR UPDATE SKIP LOCKED` and a lease), pushes them,
-//!   dead-letters rows Coda keeps refusing; [`spawn_outbox_worker`] runs it in `runner serve`.
+//! - [`outbox`]: claims change events (`FOR UPDATE SKIP LOCKED`, tied to the worker's session
+//!   by an advisory lock, with a lease as the fallback), pushes them, dead-letters rows Coda
+//!   keeps refusing and the events of a table Coda refuses; [`spawn_outbox_worker`] runs it in
+//!   `runner serve` (on `pending` events embedded, on `relayed` ones in the push role).
 //!
 //! Exactly-equal after a crash: upserts are keyed by the mapping's key columns, a hash is
 //! recorded only after Coda confirmed the mutation, and an event is done only after that. A
@@ -17,7 +19,9 @@ mod cells;
 mod client;
 mod error;
 mod full;
+mod locks;
 pub mod outbox;
+mod refusal;
 mod rows;
 mod send;
 
@@ -30,8 +34,12 @@ use uuid::Uuid;
 pub use cells::{CompiledMapping, Mappings, coda_value, content_hash, row_json};
 pub use client::{CodaClient, DEFAULT_CONFIRM_TIMEOUT};
 pub use error::{CodaError, PushError};
-pub use full::{MappingReport, NoPushProgress, PushProgress, push_full, select_mappings};
-pub use outbox::{OutboxOptions, spawn_outbox_worker};
+pub use full::{
+    FullOptions, IfLocked, MappingReport, NoPushProgress, PushProgress, push_full, push_full_with,
+    select_mappings,
+};
+pub use locks::{WORKER_LOCK_CLASS, WorkerLock};
+pub use outbox::{Claim, OutboxOptions, spawn_outbox_worker};
 pub use send::{Mode, TableReport};
 
 use crate::config::Plan;
@@ -45,7 +53,7 @@ pub struct PushOutcome {
     pub calls: u64,
     /// Rows skipped because Coda already holds their content.
     pub unchanged: u64,
-    /// Rows moved to the dead letters (set by the outbox worker; [`push_records`] leaves it 0).
+    /// Events moved to the dead letters (set by the outbox worker; [`push_records`] leaves it 0).
     pub dead: u64,
     /// Rows Coda refused (400/413 for the row alone, or a failing template).
     pub rejected: u64,
@@ -60,6 +68,16 @@ impl PushOutcome {
         self.unchanged += r.unchanged;
         self.rejected += r.rejected.len() as u64;
         self.deleted += r.deleted;
+    }
+
+    /// Adds another outcome to this one.
+    pub fn merge(&mut self, o: &PushOutcome) {
+        self.rows_sent += o.rows_sent;
+        self.calls += o.calls;
+        self.unchanged += o.unchanged;
+        self.dead += o.dead;
+        self.rejected += o.rejected;
+        self.deleted += o.deleted;
     }
 }
 

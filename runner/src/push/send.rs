@@ -2,7 +2,8 @@
 //! `max_rows_per_call` rows under `max_body_bytes`, `upsertRows` keyed by the mapping's key
 //! columns, a 400/413 answered by splitting the batch in two until the bad row stands alone,
 //! confirmation through `mutationStatus` BEFORE a hash is recorded, and removal of rows that
-//! were deleted (soft-deleted with `skip_deleted`, or hard-deleted).
+//! were deleted (soft-deleted with `skip_deleted`, or hard-deleted). A refusal that concerns
+//! the whole table (see [`super::refusal`]) stops the table instead of splitting batches.
 //!
 //! Removal: upserts with `keyColumns` return no row ids, so a row to remove is found by its
 //! key with one `listRows?query=` read (the stored `coda_row_id` is used instead when known),
@@ -16,7 +17,8 @@ use uuid::Uuid;
 
 use super::cells::{CompiledMapping, Mappings, content_hash, row_json};
 use super::client::CodaClient;
-use super::error::PushError;
+use super::error::{CodaError, PushError};
+use super::refusal;
 use super::rows::{self, Pushed, SourceRow};
 use sqlx::PgPool;
 
@@ -57,6 +59,9 @@ pub struct TableReport {
     pub read_calls: u64,
     /// Rows Coda refused, with a reason made of ids and status codes only.
     pub rejected: Vec<(Uuid, String)>,
+    /// Set when Coda refused the table itself (a mapped column deleted or calculated, the
+    /// table gone): why, with the column ids; nothing more was sent to this table.
+    pub table_refused: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -154,8 +159,11 @@ pub async fn execute(
         report.deleted = remove.len() as u64;
         return Ok(report);
     }
-    upsert_all(pool, coda, m, batches, &mut report, progress).await?;
-    remove_all(pool, coda, m, remove, &mut report).await?;
+    let mut checked = false;
+    upsert_all(pool, coda, m, batches, &mut report, &mut checked, progress).await?;
+    if report.table_refused.is_none() {
+        remove_all(pool, coda, m, remove, &mut report, &mut checked).await?;
+    }
     Ok(report)
 }
 
@@ -216,16 +224,22 @@ async fn upsert_all(
     m: &CompiledMapping,
     batches: Vec<Vec<Prepared>>,
     report: &mut TableReport,
+    checked: &mut bool,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<(), PushError> {
     let mut queue: VecDeque<Vec<Prepared>> = batches.into();
     let mut refused_calls = 0u32;
     while let Some(batch) = queue.pop_front() {
         report.write_calls += 1;
-        match coda
+        let sent = coda
             .upsert(&m.doc, &m.table, body(&batch, &m.key_ids))
-            .await
+            .await;
+        if let Err(e) = &sent
+            && refused_table(coda, m, e, report, checked).await?
         {
+            return Ok(());
+        }
+        match sent {
             Ok(request) => {
                 coda.confirm(&m.table, &request).await?;
                 let done: Vec<(Uuid, String)> =
@@ -266,6 +280,28 @@ async fn upsert_all(
     Ok(())
 }
 
+/// On the first answer of a push to `m` that may concern the table, checks the table once;
+/// true (with `report.table_refused` set) when Coda refuses the table itself.
+async fn refused_table(
+    coda: &CodaClient,
+    m: &CompiledMapping,
+    e: &CodaError,
+    report: &mut TableReport,
+    checked: &mut bool,
+) -> Result<bool, PushError> {
+    if *checked || !refusal::may_concern_table(e) {
+        return Ok(false);
+    }
+    *checked = true;
+    report.read_calls += 1;
+    let Some(reason) = refusal::table_fault(coda, m).await? else {
+        return Ok(false);
+    };
+    tracing::error!(event = crate::telemetry::events::CODA_TABLE_REFUSED, table = %m.table, mapping = %m.name, status = e.status().unwrap_or_default(), reason = %reason, "Coda refused the table; its rows are not pushed until the mapping or the doc is fixed.");
+    report.table_refused = Some(reason);
+    Ok(true)
+}
+
 fn same_value(have: Option<&Value>, want: &Value) -> bool {
     let text = |v: &Value| match v {
         Value::String(s) => s.clone(),
@@ -283,6 +319,7 @@ async fn remove_all(
     m: &CompiledMapping,
     remove: Vec<Removal>,
     report: &mut TableReport,
+    checked: &mut bool,
 ) -> Result<(), PushError> {
     if remove.is_empty() {
         return Ok(());
@@ -302,9 +339,13 @@ async fn remove_all(
             continue;
         };
         report.read_calls += 1;
-        let found = coda
-            .find_rows(&m.doc, &m.table, first_col, first_val)
-            .await?;
+        let found = coda.find_rows(&m.doc, &m.table, first_col, first_val).await;
+        if let Err(e) = &found
+            && refused_table(coda, m, e, report, checked).await?
+        {
+            return Ok(());
+        }
+        let found = found?;
         for (row_id, values) in found {
             if r.key.iter().all(|(c, v)| same_value(values.get(c), v)) {
                 coda_ids.push(row_id);
@@ -313,7 +354,13 @@ async fn remove_all(
     }
     for chunk in coda_ids.chunks(MAX_DELETE_IDS) {
         report.write_calls += 1;
-        let request = coda.delete_rows(&m.doc, &m.table, chunk).await?;
+        let request = coda.delete_rows(&m.doc, &m.table, chunk).await;
+        if let Err(e) = &request
+            && refused_table(coda, m, e, report, checked).await?
+        {
+            return Ok(());
+        }
+        let request = request?;
         coda.confirm(&m.table, &request).await?;
     }
     let ids: Vec<Uuid> = remove.iter().map(|r| r.id).collect();

@@ -14,6 +14,17 @@ use crate::store::StoreError;
 /// users of advisory locks; the second key is `hashtext(pipeline)`.
 pub const NAMESPACE: &str = "runner.sync";
 
+/// What a run does when another process holds the lock it needs (a pipeline's, a Coda
+/// table's): `runner sync` and `runner push` take `--if-locked wait|skip`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum IfLocked {
+    /// Wait until the other run has finished, then run.
+    #[default]
+    Wait,
+    /// Leave it to the other run: skip, say so, and do not count it as a failure.
+    Skip,
+}
+
 /// A held lock on one pipeline. Release it with [`PipelineLock::release`]; dropping it closes
 /// the connection, which releases it too.
 #[derive(Debug)]

@@ -7,7 +7,7 @@ mod routes;
 mod run;
 mod scheduler;
 
-pub use lock::PipelineLock;
+pub use lock::{IfLocked, PipelineLock};
 pub use routes::{SYNC_WAIT, routes, routes_with_wait};
 pub use run::{Outcome, run_locked, runnable};
 pub use scheduler::{

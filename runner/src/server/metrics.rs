@@ -54,6 +54,7 @@ async fn backlog(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
     set(&m.inbox, "received", b.inbox_received);
     set(&m.inbox, "failed", b.inbox_failed);
     set(&m.outbox, "pending", b.outbox_pending);
+    set(&m.outbox, "relayed", b.outbox_relayed);
     set(&m.outbox, "dead", b.outbox_dead);
     m.outbox_oldest_pending
         .set(b.oldest_pending_secs.unwrap_or(0.0));

@@ -47,6 +47,8 @@ pub struct AppState {
     /// Wakes the inbox worker when a webhook was stored (it also polls, so a lost wake-up
     /// only delays processing).
     pub inbox_notify: Arc<Notify>,
+    /// Wakes the outbox worker when a Pub/Sub delivery announced an event (it also polls).
+    pub outbox_notify: Arc<Notify>,
     /// The Coda client: one write and one read budget for every task of this process (the
     /// outbox worker and the Pub/Sub receiver).
     pub coda: crate::push::CodaClient,
@@ -65,6 +67,7 @@ impl AppState {
             drchrono,
             coda,
             inbox_notify: Arc::new(Notify::new()),
+            outbox_notify: Arc::new(Notify::new()),
             oidc: None,
         }
     }
@@ -78,7 +81,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::routes())
         .merge(crate::ingest::routes())
         .merge(crate::schedule::routes())
-        .merge(crate::pubsub::routes(state.coda.clone()))
+        .merge(crate::pubsub::routes())
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
         .layer(TimeoutLayer::with_status_code(

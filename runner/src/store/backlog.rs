@@ -1,5 +1,5 @@
 //! The backlog counts that health, readiness and metrics show: inbox entries waiting or failed,
-//! outbox events pending or dead, the age of the oldest pending event, quarantined records.
+//! outbox events pending, relayed or dead, the age of the oldest pending event, quarantined records.
 //! Read through `runner_backlog()`, a SECURITY DEFINER function every runtime role may call,
 //! so no role needs to read the inbox (webhook bodies) to count it.
 
@@ -12,8 +12,10 @@ pub struct Backlog {
     pub inbox_received: i64,
     /// Inbox entries whose processing failed.
     pub inbox_failed: i64,
-    /// Outbox events not pushed yet.
+    /// Outbox events not pushed (or relayed) yet.
     pub outbox_pending: i64,
+    /// Outbox events published to Pub/Sub, waiting for the push role.
+    pub outbox_relayed: i64,
     /// Outbox events given up.
     pub outbox_dead: i64,
     /// Age of the oldest pending outbox event, in seconds.

@@ -26,6 +26,10 @@ pub const INBOX_FAILED: &str = "inbox_failed";
 pub const WEBHOOK_REJECTED: &str = "webhook_rejected";
 /// Coda answered 429. Fields: `operation` (`GET`, `POST`, `DELETE`).
 pub const CODA_RATE_LIMITED: &str = "coda_rate_limited";
+/// Coda refused a whole table (a mapped column deleted or calculated, the table gone): its
+/// rows are not pushed, and its outbox events are dead letters, until the mapping or the doc
+/// is fixed. Fields: `table` (the Coda table id), `mapping`, `status`, `reason` (column ids).
+pub const CODA_TABLE_REFUSED: &str = "coda_table_refused";
 /// DrChrono answered 429. Fields: `system`, `pipeline`.
 pub const DRCHRONO_RATE_LIMITED: &str = "drchrono_rate_limited";
 /// A call waits at least 10 s for a rate budget that all processes share (for example
@@ -51,6 +55,7 @@ pub const ALL: &[&str] = &[
     INBOX_FAILED,
     WEBHOOK_REJECTED,
     CODA_RATE_LIMITED,
+    CODA_TABLE_REFUSED,
     DRCHRONO_RATE_LIMITED,
     RATE_BUDGET_WAIT,
     RECORD_QUARANTINED,

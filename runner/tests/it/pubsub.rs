@@ -1,6 +1,8 @@
 //! The GCP topology: `POST /pubsub/push` behind OIDC with `processed_messages` dedupe, the
-//! outbox relay to the Pub/Sub simulator, `runner retention`, and `runner serve --role`.
+//! outbox relay to the Pub/Sub simulator, the push role's worker, `runner retention`, and
+//! `runner serve --role`.
 
+mod push_role;
 mod relay;
 
 use std::sync::Arc;
@@ -57,15 +59,16 @@ async fn post(state: &AppState, body: &Value, bearer: Option<&str>) -> (StatusCo
     )
 }
 
-/// A change event for one synced patient.
+/// The change event of one synced patient (its outbox row).
 async fn patient_event(pool: &PgPool) -> ChangeEvent {
-    let record_id: Uuid =
-        sqlx::query_scalar("select id from patients order by drchrono_id limit 1")
-            .fetch_one(pool)
-            .await
-            .expect("a patient");
+    let (outbox_id, record_id): (i64, Uuid) = sqlx::query_as(
+        "select id, record_id from outbox where table_name = 'patients' order by id limit 1",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("a patient event");
     ChangeEvent {
-        outbox_id: 1,
+        outbox_id,
         table: "patients".into(),
         record_id,
         operation: "INSERT".into(),
@@ -114,61 +117,128 @@ async fn a_push_with_a_missing_or_bad_token_is_refused_and_writes_nothing(pool: 
     assert_eq!(coda_patients(&w), 0);
 }
 
+/// Marks every pending event relayed (as the sync role's relay does once published).
+async fn relayed(pool: &PgPool) {
+    sqlx::query("update outbox set status = 'relayed' where status = 'pending'")
+        .execute(pool)
+        .await
+        .expect("relayed");
+}
+
 #[sqlx::test(migrator = "runner::store::MIGRATOR")]
-async fn a_valid_delivery_writes_coda_once_and_a_duplicate_id_is_acknowledged_without_a_second_write(
+async fn a_delivery_is_acknowledged_once_recorded_without_a_coda_call_and_a_duplicate_id_as_such(
     pool: PgPool,
 ) {
     let w = world(3, false).await;
     sync_one(&pool, &w.plan, "patients").await;
+    relayed(&pool).await;
     let jwks = Jwks::start(vec![jwk(KID, &keys().0)]).await;
     let state = state(&pool, &w, Some(&jwks));
     let t = token(KID, &keys().0, &claims());
-    let body = push_body("m-1", &patient_event(&pool).await);
+    let event = patient_event(&pool).await;
+    let body = push_body("m-1", &event);
 
     let (status, answer) = post(&state, &body, Some(&t)).await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
-    assert_eq!(answer["status"], "pushed");
-    assert_eq!(answer["rows_sent"], 1);
-    assert_eq!(coda_patients(&w), 1, "only the event's record");
-    let writes = w.coda.state().stats().writes;
-    assert!(writes >= 1);
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (StatusCode::OK, Some("queued"))
+    );
     assert_eq!(processed(&pool).await, 1);
+    assert_eq!(
+        w.coda.state().stats().requests_total,
+        0,
+        "the worker writes Coda, not the receiver"
+    );
+    // The delivery woke the push role's outbox worker.
+    let woken = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        state.outbox_notify.notified(),
+    )
+    .await;
+    assert!(woken.is_ok());
 
     let (status, answer) = post(&state, &body, Some(&t)).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(answer["status"], "duplicate");
-    assert_eq!(w.coda.state().stats().writes, writes, "no second write");
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (StatusCode::OK, Some("duplicate"))
+    );
     assert_eq!(processed(&pool).await, 1);
+
+    // Another delivery of an event already pushed: acknowledged as done.
+    sqlx::query("update outbox set status = 'done' where id = $1")
+        .bind(event.outbox_id)
+        .execute(&pool)
+        .await
+        .expect("done");
+    let (status, answer) = post(&state, &push_body("m-2", &event), Some(&t)).await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (StatusCode::OK, Some("done"))
+    );
 
     // A malformed delivery is refused (Pub/Sub redelivers, then dead-letters it).
-    let (status, _) = post(&state, &json!({"message": {"messageId": "m-2"}}), Some(&t)).await;
+    let (status, _) = post(&state, &json!({"message": {"messageId": "m-3"}}), Some(&t)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(processed(&pool).await, 1);
+    assert_eq!(processed(&pool).await, 2);
 }
 
 #[sqlx::test(migrator = "runner::store::MIGRATOR")]
-async fn a_failed_coda_write_is_a_5xx_and_leaves_no_dedupe_row_so_the_redelivery_writes(
+async fn a_delivery_while_the_database_is_down_is_a_503_and_coda_down_only_delays_the_push(
     pool: PgPool,
 ) {
     let w = world(2, false).await;
     sync_one(&pool, &w.plan, "patients").await;
+    relayed(&pool).await;
     let jwks = Jwks::start(vec![jwk(KID, &keys().0)]).await;
-    let state = state(&pool, &w, Some(&jwks));
     let t = token(KID, &keys().0, &claims());
     let body = push_body("m-9", &patient_event(&pool).await);
 
+    let down = PgPool::connect(&common::database_url(&pool).await)
+        .await
+        .expect("pool");
+    down.close().await;
+    let (status, _) = post(&state(&down, &w, Some(&jwks)), &body, Some(&t)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        processed(&pool).await,
+        0,
+        "nothing recorded: Pub/Sub redelivers"
+    );
+
+    // Coda refusing the token does not concern the delivery: the event is durable.
     assert!(w.coda.state().revoke_token(common::CODA_TOKEN));
+    let state = state(&pool, &w, Some(&jwks));
     let (status, _) = post(&state, &body, Some(&t)).await;
-    assert!(status.is_server_error(), "{status}");
-    assert_eq!(processed(&pool).await, 0, "a failure leaves the id absent");
+    assert_eq!(status, StatusCode::OK);
+    let opts = runner::push::OutboxOptions {
+        claim: runner::push::Claim::Relayed,
+        ..runner::push::OutboxOptions::default()
+    };
+    let coda = runner::push::CodaClient::new(&w.plan.systems.coda, pool.clone());
+    runner::push::outbox::drain(&pool, &w.plan, &coda, &opts, None)
+        .await
+        .expect("drain");
+    let waiting = common::count(
+        &pool,
+        "select count(*) from outbox where status = 'relayed' and last_error like '%401%'",
+    )
+    .await;
+    assert_eq!(waiting, 2, "postponed, not lost");
     assert_eq!(coda_patients(&w), 0);
 
     w.coda.state().add_token(common::CODA_TOKEN);
-    let (status, answer) = post(&state, &body, Some(&t)).await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
-    assert_eq!(answer["status"], "pushed");
-    assert_eq!(processed(&pool).await, 1);
-    assert_eq!(coda_patients(&w), 1);
+    sqlx::query("update outbox set available_at = now()")
+        .execute(&pool)
+        .await
+        .expect("due");
+    runner::push::outbox::drain(&pool, &w.plan, &coda, &opts, None)
+        .await
+        .expect("drain");
+    assert_eq!(coda_patients(&w), 2);
+    assert_eq!(
+        common::count(&pool, "select count(*) from outbox where status <> 'done'").await,
+        0
+    );
 }
 
 #[sqlx::test(migrator = "runner::store::MIGRATOR")]

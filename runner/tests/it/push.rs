@@ -340,6 +340,7 @@ async fn throttling_and_server_errors_still_end_exactly_equal(pool: PgPool) {
         seed: 3,
         error_rate: 0.2,
         error_status: 503,
+        ..FaultConfig::default()
     });
     sync_all(&pool, &w.plan).await;
     let coda = CodaClient::new(&w.plan.systems.coda, pool.clone());

@@ -54,7 +54,8 @@ pub async fn guard(State(state): State<CodaState>, req: Request, next: Next) -> 
         return too_large();
     };
     let bearer = bearer(&parts.headers);
-    if let Err(e) = state.admit(&route, kind, bearer.as_deref()) {
+    let table = table_segment(parts.uri.path());
+    if let Err(e) = state.admit(&route, table, kind, bearer.as_deref()) {
         return e.into_response();
     }
     let response = next
@@ -64,6 +65,15 @@ pub async fn guard(State(state): State<CodaState>, req: Request, next: Next) -> 
         state.world().stats.bad_requests += 1;
     }
     response
+}
+
+/// The `{tableIdOrName}` segment of a `/docs/{docId}/tables/{tableIdOrName}...` path.
+fn table_segment(path: &str) -> Option<&str> {
+    let mut segments = path.trim_start_matches('/').split('/');
+    match (segments.next(), segments.next(), segments.next()) {
+        (Some("docs"), Some(_), Some("tables")) => segments.next().filter(|t| !t.is_empty()),
+        _ => None,
+    }
 }
 
 /// The token of an `Authorization: Bearer <token>` header.

@@ -117,6 +117,9 @@ pub struct FaultConfig {
     pub error_rate: f64,
     /// The status of injected failures (500–599). Default 500.
     pub error_status: u16,
+    /// Only requests under these tables (`/docs/{docId}/tables/{tableIdOrName}...`, as written
+    /// in the path) draw faults: a one-table outage. Empty (the default): every request.
+    pub tables: Vec<String>,
 }
 
 impl Default for FaultConfig {
@@ -125,6 +128,7 @@ impl Default for FaultConfig {
             seed: 0,
             error_rate: 0.0,
             error_status: 500,
+            tables: Vec::new(),
         }
     }
 }

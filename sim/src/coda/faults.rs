@@ -22,6 +22,18 @@ impl FaultInjector {
         &self.config
     }
 
+    /// The status to fail the next request (to `table`, when it names one) with, if it is to
+    /// fail. Every request the configuration covers draws one number, so changing the rate
+    /// never shifts the stream.
+    pub fn next_for(&mut self, table: Option<&str>) -> Option<u16> {
+        let covered = self.config.tables.is_empty()
+            || table.is_some_and(|t| self.config.tables.iter().any(|c| c == t));
+        if !covered {
+            return None;
+        }
+        self.next()
+    }
+
     /// The status to fail the next request with, if it is to fail. Always draws one number,
     /// so changing the rate never shifts the stream.
     pub fn next(&mut self) -> Option<u16> {
@@ -40,6 +52,7 @@ mod tests {
             seed: 9,
             error_rate: 0.3,
             error_status: 503,
+            ..FaultConfig::default()
         };
         let draw = |c: &FaultConfig| {
             let mut f = FaultInjector::new(c.clone());
@@ -50,5 +63,18 @@ mod tests {
         let failures = a.iter().flatten().count();
         assert!((30..90).contains(&failures), "{failures}");
         assert!(a.iter().flatten().all(|s| *s == 503));
+    }
+
+    #[test]
+    fn a_table_outage_fails_only_that_tables_requests() {
+        let mut f = FaultInjector::new(FaultConfig {
+            error_rate: 1.0,
+            error_status: 503,
+            tables: vec!["grid-a".into()],
+            ..FaultConfig::default()
+        });
+        assert_eq!(f.next_for(Some("grid-a")), Some(503));
+        assert_eq!(f.next_for(Some("grid-b")), None);
+        assert_eq!(f.next_for(None), None);
     }
 }

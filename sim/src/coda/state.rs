@@ -265,6 +265,7 @@ impl CodaState {
     pub(crate) fn admit(
         &self,
         route: &str,
+        table: Option<&str>,
         kind: Kind,
         bearer: Option<&str>,
     ) -> Result<(), ApiError> {
@@ -286,7 +287,7 @@ impl CodaState {
             Kind::Read => world.stats.reads += 1,
             Kind::Write => world.stats.writes += 1,
         }
-        if let Some(status) = world.faults.next() {
+        if let Some(status) = world.faults.next_for(table) {
             world.stats.injected_errors += 1;
             return Err(ApiError::Injected { status });
         }

@@ -125,6 +125,7 @@ async fn injected_failures_follow_the_seed_and_apply_nothing() {
         seed: 42,
         error_rate: 0.5,
         error_status: 503,
+        ..FaultConfig::default()
     };
     let run = |faults: FaultConfig| async move {
         let sim = start(|c| c.faults = faults).await;

@@ -43,6 +43,9 @@ locals {
     }
 
     # Receives change events pushed by Pub/Sub (OIDC, pubsub-push-sa) and writes Coda.
+    # Always-on CPU: a delivery is acknowledged once its event is durable (the outbox row), and
+    # the role's outbox worker pushes to Coda after the answer, which CPU throttling outside
+    # requests would starve.
     push = {
       name            = "coda-push"
       role            = "push"
@@ -51,7 +54,7 @@ locals {
       max_instances   = var.max_instances.push
       timeout         = "60s"
       memory          = "256Mi"
-      cpu_idle        = true
+      cpu_idle        = false
       ingress         = "INGRESS_TRAFFIC_INTERNAL_ONLY"
       env = {
         LOG_FORMAT           = "json"

@@ -247,6 +247,29 @@ resource "google_logging_metric" "coda_rate_limited" {
   }
 }
 
+resource "google_logging_metric" "coda_table_refused" {
+  project     = var.project_id
+  name        = "runner/coda_table_refused"
+  description = "Coda refused a whole table (a mapped column deleted or calculated, the table gone): run runner coda check."
+  filter      = "jsonPayload.event=\"coda_table_refused\" AND (resource.type=\"cloud_run_revision\" OR resource.type=\"cloud_run_job\")"
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    unit        = "1"
+
+    labels {
+      key         = "table"
+      value_type  = "STRING"
+      description = "The Coda table id."
+    }
+  }
+
+  label_extractors = {
+    table = "EXTRACT(jsonPayload.table)"
+  }
+}
+
 resource "google_logging_metric" "drchrono_rate_limited" {
   project     = var.project_id
   name        = "runner/drchrono_rate_limited"

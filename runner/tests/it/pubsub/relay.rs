@@ -5,7 +5,6 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use runner::pubsub::{Auth, ChangeEvent, Publisher, relay_once};
-use runner::server::router;
 use sim::pubsub::{PubsubHandle, PubsubSim, PushSubscription};
 use sqlx::PgPool;
 use tokio::process::Command;
@@ -43,7 +42,7 @@ async fn drain(pool: &PgPool, p: &Publisher) -> u64 {
 }
 
 #[sqlx::test(migrator = "runner::store::MIGRATOR")]
-async fn the_relay_publishes_pending_outbox_events_and_marks_them_done(pool: PgPool) {
+async fn the_relay_publishes_pending_outbox_events_and_marks_them_relayed(pool: PgPool) {
     let w = world(3, false).await;
     sync_one(&pool, &w.plan, "patients").await;
     let events = pending(&pool).await;
@@ -70,8 +69,11 @@ async fn the_relay_publishes_pending_outbox_events_and_marks_them_done(pool: PgP
     sim.state().fail_publish(None);
     assert_eq!(drain(&pool, &p).await, events as u64);
     assert_eq!(pending(&pool).await, 0);
-    let done = common::count(&pool, "select count(*) from outbox where status = 'done' and done_at is not null and last_error is null").await;
-    assert_eq!(done, events);
+    let relayed = common::count(&pool, "select count(*) from outbox where status = 'relayed' and attempts = 0 and last_error is null").await;
+    assert_eq!(
+        relayed, events,
+        "relayed: the push role's worker settles them"
+    );
     let messages = sim.messages();
     assert_eq!(messages.len() as i64, events);
     let ids: Vec<i64> = sqlx::query_scalar("select id from outbox order by id")
@@ -109,15 +111,8 @@ async fn relayed_events_pushed_by_pubsub_with_oidc_reach_coda(pool: PgPool) {
     let events = drain(&pool, &publisher(&sim, &pool)).await;
 
     let jwks = Jwks::start(vec![jwk(KID, &keys().0)]).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let endpoint = format!(
-        "http://{}/pubsub/push",
-        listener.local_addr().expect("addr")
-    );
-    let app = router(state(&pool, &w, Some(&jwks)));
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let role = super::push_role::PushRole::start(state(&pool, &w, Some(&jwks))).await;
+    let endpoint = role.endpoint.clone();
 
     // Without a token every attempt is refused and nothing is acknowledged.
     let mut unsigned = PushSubscription::new(&endpoint);
@@ -129,6 +124,7 @@ async fn relayed_events_pushed_by_pubsub_with_oidc_reach_coda(pool: PgPool) {
     let reports = sim.deliver(&signed).await;
     assert_eq!(reports.len() as u64, events);
     assert!(reports.iter().all(|r| r.acked), "{reports:?}");
+    super::push_role::settled(&pool).await;
     let doc = &w.plan.systems.coda.doc_id;
     let rows = w
         .coda
@@ -148,6 +144,7 @@ async fn relayed_events_pushed_by_pubsub_with_oidc_reach_coda(pool: PgPool) {
     let again = sim.push(&signed, &sim.messages()[0]).await;
     assert!(again.acked);
     assert_eq!(w.coda.state().stats().writes, writes);
+    role.stop().await;
 }
 
 /// `runner serve` on an ephemeral port with the test environment.
@@ -187,13 +184,13 @@ async fn serve(
 }
 
 #[sqlx::test(migrator = "runner::store::MIGRATOR")]
-async fn serve_role_sync_relays_to_pubsub_and_role_push_runs_no_worker(pool: PgPool) {
+async fn serve_role_sync_relays_to_pubsub_and_role_push_pushes_only_relayed_events(pool: PgPool) {
     let w = world(2, false).await;
     sync_one(&pool, &w.plan, "patients").await;
     let events = pending(&pool).await;
     let sim = PubsubSim::start().await.expect("pubsub sim");
 
-    // Role push: no outbox worker and no relay, so the events stay pending.
+    // Role push: its worker takes relayed events only, so pending ones wait for the relay.
     let mut push = serve(&pool, w.coda.url(), "push", Some(&sim)).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(pending(&pool).await, events);
@@ -205,7 +202,7 @@ async fn serve_role_sync_relays_to_pubsub_and_role_push_runs_no_worker(pool: PgP
     );
     push.kill().await.expect("kill");
 
-    // Role sync: the relay (not the Coda worker) settles them.
+    // Role sync: the relay (not the Coda worker) publishes them.
     let mut sync = serve(&pool, w.coda.url(), "sync", Some(&sim)).await;
     for _ in 0..300 {
         if pending(&pool).await == 0 {
@@ -221,6 +218,17 @@ async fn serve_role_sync_relays_to_pubsub_and_role_push_runs_no_worker(pool: PgP
         0,
         "the relay replaces the in-process worker"
     );
+
+    // Role push again: its worker pushes the relayed events (deliveries only wake it sooner).
+    let mut push = serve(&pool, w.coda.url(), "push", None).await;
+    super::push_role::settled(&pool).await;
+    push.kill().await.expect("kill");
+    let doc = &w.plan.systems.coda.doc_id;
+    let rows = w
+        .coda
+        .state()
+        .table_rows(doc, &w.plan.mappings["patients"].table);
+    assert_eq!(rows.len(), 2);
 
     // Role sync without a topic refuses to start.
     let out = serve(&pool, w.coda.url(), "sync", None)
