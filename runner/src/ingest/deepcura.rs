@@ -100,10 +100,31 @@ pub(super) async fn receive(
         refetched: None,
         refetched_at: None,
     };
+    let started = chrono::Utc::now();
     let outcome = settle(&mut tx, &state.plan, &entry)
         .await
         .map_err(unavailable)?;
     tx.commit().await.map_err(db)?;
+    let (counts, error) = match &outcome {
+        Outcome::Processed(c) => (*c, None),
+        Outcome::Failed(_) => (
+            Default::default(),
+            Some("the note was stored but not written; kept for replay"),
+        ),
+        Outcome::Ignored => (Default::default(), None),
+    };
+    crate::sync::log::record_work(
+        &state.pool,
+        &crate::sync::log::Work {
+            what: "deepcura",
+            trigger: "webhook",
+            started_at: Some(started),
+            counts,
+            error,
+            ..Default::default()
+        },
+    )
+    .await;
     Ok(match outcome {
         Outcome::Processed(c) => {
             tracing::info!(

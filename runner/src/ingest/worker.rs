@@ -60,6 +60,7 @@ pub async fn process_next(pool: &PgPool, plan: &Plan) -> Result<Option<Outcome>,
 /// failure rolls the whole batch back (the entries stay `received`); an entry that cannot be
 /// written is marked failed inside its own savepoint. Returns the outcomes, oldest first.
 pub async fn process_batch(pool: &PgPool, plan: &Plan) -> Result<Vec<Outcome>, StoreError> {
+    let started = chrono::Utc::now();
     let mut tx = pool
         .begin()
         .await
@@ -75,6 +76,35 @@ pub async fn process_batch(pool: &PgPool, plan: &Plan) -> Result<Vec<Outcome>, S
         .map_err(|e| StoreError::from_sqlx("commit", e))?;
     for (entry, outcome) in entries.iter().zip(&done) {
         log(entry, outcome);
+    }
+    if !done.is_empty() {
+        let mut counts = crate::store::UpsertCounts::default();
+        let mut failed = 0;
+        for o in &done {
+            match o {
+                Outcome::Processed(c) => counts += *c,
+                Outcome::Failed(_) => failed += 1,
+                Outcome::Ignored => {}
+            }
+        }
+        let error = (failed > 0).then(|| {
+            format!(
+                "{failed} of {} webhook(s) failed; kept for replay",
+                done.len()
+            )
+        });
+        crate::sync::log::record_work(
+            pool,
+            &crate::sync::log::Work {
+                what: "webhooks",
+                trigger: "webhook",
+                started_at: Some(started),
+                counts,
+                error: error.as_deref(),
+                ..Default::default()
+            },
+        )
+        .await;
     }
     Ok(done)
 }

@@ -157,6 +157,7 @@ pub async fn push_full_with(
                 }
             }
         };
+        let started = chrono::Utc::now();
         let pushed = push_one(pool, coda, &maps, m, opts.dry_run, progress, &mut r).await;
         if let Some(lock) = lock {
             lock.release().await;
@@ -166,6 +167,24 @@ pub async fn push_full_with(
             r.failed = Some(e.to_string());
         } else if let Some(reason) = &r.report.table_refused {
             r.failed = Some(reason.clone());
+        }
+        if !opts.dry_run {
+            crate::sync::log::record_work(
+                pool,
+                &crate::sync::log::Work {
+                    what: &format!("coda:{}", m.name),
+                    trigger: "push",
+                    started_at: Some(started),
+                    counts: crate::store::UpsertCounts {
+                        updated: r.report.sent,
+                        unchanged: r.report.unchanged,
+                        ..Default::default()
+                    },
+                    removed: r.report.deleted,
+                    error: r.failed.as_deref(),
+                },
+            )
+            .await;
         }
         out.push(r);
     }

@@ -78,6 +78,60 @@ impl IntoResponse for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::DbErrorDetails;
+
+    fn db(code: &str) -> StoreError {
+        StoreError::Database {
+            op: "upsert into patients".into(),
+            details: DbErrorDetails {
+                code: code.into(),
+                table: None,
+                column: None,
+                constraint: None,
+            },
+        }
+    }
+
+    /// What `from_store` logs for `e`, and its answer.
+    fn logged(e: &StoreError) -> (String, StatusCode) {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Buf(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let sink = buf.clone();
+        let sub = tracing_subscriber::fmt()
+            .with_writer(move || sink.clone())
+            .with_ansi(false)
+            .finish();
+        let status =
+            tracing::subscriber::with_default(sub, || ApiError::from_store("op", e).status());
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        (text, status)
+    }
+
+    #[test]
+    fn a_deadlock_is_a_conflict_to_retry_not_the_database_being_down() {
+        let (text, status) = logged(&db("40P01"));
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            text.contains("Database conflict") && !text.contains("unavailable"),
+            "{text}"
+        );
+        let (text, status) = logged(&db("08006"));
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(text.contains("Database unavailable"), "{text}");
+        let (_, status) = logged(&db("23505"));
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    }
 
     #[test]
     fn responses_carry_a_short_reason_and_the_right_status() {

@@ -9,7 +9,7 @@ mod cursor;
 mod error;
 mod full;
 mod listing;
-mod log;
+pub mod log;
 mod page;
 pub mod quarantine;
 mod run;

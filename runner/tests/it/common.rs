@@ -178,10 +178,15 @@ impl LogCapture {
 
     /// Cloud Logging JSON lines (as with `LOG_FORMAT=json`), every level, for project `test`.
     pub fn json() -> Self {
+        Self::json_filtered("trace")
+    }
+
+    /// [`LogCapture::json`] with an `EnvFilter` directive (e.g. `runner=trace,warn`).
+    pub fn json_filtered(filter: &str) -> Self {
         use tracing_subscriber::layer::SubscriberExt as _;
         let buf = Arc::new(Mutex::new(Vec::new()));
         let subscriber = tracing_subscriber::registry()
-            .with(tracing_subscriber::filter::LevelFilter::TRACE)
+            .with(tracing_subscriber::EnvFilter::new(filter))
             .with(runner::telemetry::CloudLogging::new(
                 Sink(buf.clone()),
                 Some("test".into()),

@@ -10,6 +10,7 @@ mod hardening;
 mod infra;
 mod link;
 mod ops;
+mod phi;
 mod pubsub;
 mod push;
 mod push_claims;

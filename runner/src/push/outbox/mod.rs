@@ -87,10 +87,44 @@ pub async fn run_once(
     opts: &OutboxOptions,
     lock: &WorkerLock,
 ) -> Result<Option<PushOutcome>, PushError> {
+    let started = chrono::Utc::now();
     let events = claim::claim(pool, opts, lock).await?;
     if events.is_empty() {
         return Ok(None);
     }
+    let outcome = push_claimed(pool, plan, coda, opts, events).await?;
+    let error = (outcome.dead > 0).then(|| format!("{} event(s) dead-lettered", outcome.dead));
+    crate::sync::log::record_work(
+        pool,
+        &crate::sync::log::Work {
+            what: "coda:outbox",
+            trigger: if opts.claim == Claim::Relayed {
+                "pubsub"
+            } else {
+                "outbox"
+            },
+            started_at: Some(started),
+            counts: crate::store::UpsertCounts {
+                updated: outcome.rows_sent,
+                unchanged: outcome.unchanged,
+                ..Default::default()
+            },
+            removed: outcome.deleted,
+            error: error.as_deref(),
+        },
+    )
+    .await;
+    Ok(Some(outcome))
+}
+
+/// Pushes claimed events grouped by table and settles them.
+async fn push_claimed(
+    pool: &PgPool,
+    plan: &Plan,
+    coda: &CodaClient,
+    opts: &OutboxOptions,
+    events: Vec<Event>,
+) -> Result<PushOutcome, PushError> {
     let maps = compiled(plan, coda)?;
     let mut by_table: BTreeMap<String, Vec<Event>> = BTreeMap::new();
     for e in events {
@@ -141,7 +175,7 @@ pub async fn run_once(
                 mark_failed(pool, &failed, &reasons.join("; "), Failure::Refused, opts).await?;
         }
     }
-    Ok(Some(outcome))
+    Ok(outcome)
 }
 
 /// Runs [`run_once`] as `lock`'s holder until nothing is claimable (or `stop` fires);
