@@ -104,10 +104,12 @@ impl RunJson {
         match outcome {
             Ok(Outcome::AlreadyRunning) => json.status = "already_running",
             Ok(Outcome::Ran(r)) => {
-                json.status = if r.error.is_none() {
-                    "succeeded"
-                } else {
-                    "failed"
+                // A run that failed because the database (or DrChrono) was away is worth
+                // retrying unchanged: Cloud Scheduler retries a 503.
+                json.status = match (&r.error, r.transient) {
+                    (None, _) => "succeeded",
+                    (Some(_), true) => "unavailable",
+                    (Some(_), false) => "failed",
                 };
                 json.counts = Some(Counts {
                     pages: r.pages,

@@ -346,3 +346,31 @@ async fn an_unknown_key_id_refetches_the_jwks_once_and_finds_a_rotated_key() {
     }
     assert_eq!(jwks.fetches(), 4);
 }
+
+#[sqlx::test(migrator = "runner::store::MIGRATOR")]
+async fn a_run_that_failed_because_drchrono_was_away_is_a_503_the_scheduler_retries(pool: PgPool) {
+    let sim = common::drchrono(3).await;
+    let jwks = Jwks::start(vec![jwk(KID, &keys().0)]).await;
+    let mut state = state(&pool, &sim, Some(jwks.config()));
+    // DrChrono answers 500 to everything for a while: the run gives up after its retries.
+    sim.state().set_faults(FaultConfig {
+        error_rate: 1.0,
+        ..FaultConfig::default()
+    });
+    let mut plan = (*state.plan).clone();
+    plan.systems.drchrono.retry.max_attempts = 2;
+    state = AppState::new(pool.clone(), Arc::new(plan));
+    state.oidc = Some(Arc::new(
+        OidcVerifier::new(jwks.config()).expect("verifier"),
+    ));
+    let t = token(KID, &keys().0, &claims());
+    let (status, body) = post(router(state), "/sync/patients", Some(&t)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["status"], "unavailable");
+    assert!(
+        body["pipelines"][0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("still failing")),
+        "{body}"
+    );
+}
