@@ -68,13 +68,7 @@ pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
             Ok(i32::from(n == 0 && id.is_some()))
         }
         Verb::Drain => {
-            let plan = super::context::plan(
-                dir,
-                Needs {
-                    coda: true,
-                    ..Needs::NONE
-                },
-            )?;
+            let plan = super::context::plan(dir, Needs::CODA)?;
             let coda = CodaClient::new(&plan.systems.coda, pool.clone());
             let opts = OutboxOptions {
                 claim: Claim::Any,

@@ -122,13 +122,7 @@ pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
     if args.all != args.tables.is_empty() {
         anyhow::bail!("name tables or pass --all (not both)");
     }
-    let plan = super::context::plan(
-        dir,
-        Needs {
-            coda: true,
-            ..Needs::NONE
-        },
-    )?;
+    let plan = super::context::plan(dir, Needs::CODA)?;
     let selected = select_mappings(&plan, &args.tables, args.all)?;
     let pool = super::context::database().await?;
     let coda = CodaClient::new(&plan.systems.coda, pool.clone());

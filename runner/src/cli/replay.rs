@@ -43,13 +43,7 @@ pub fn parse_since(s: &str) -> Result<DateTime<Utc>, String> {
 /// Runs the command.
 pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
     // Entries of pipelines that re-read their record from DrChrono need its credentials.
-    let plan = super::context::plan(
-        dir,
-        Needs {
-            drchrono: true,
-            ..Needs::NONE
-        },
-    )?;
+    let plan = super::context::plan(dir, Needs::DRCHRONO)?;
     let pool = super::context::database().await?;
     if args.quarantine {
         let r = crate::sync::quarantine::replay(&pool, &plan, &args.ids).await?;

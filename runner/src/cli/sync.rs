@@ -35,13 +35,7 @@ pub struct Args {
 
 /// Runs the command.
 pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
-    let plan = super::context::plan(
-        dir,
-        Needs {
-            drchrono: true,
-            ..Needs::NONE
-        },
-    )?;
+    let plan = super::context::plan(dir, Needs::DRCHRONO)?;
     let selected = super::context::select(&plan, &args.pipelines, args.all)?;
     let pool = super::context::database().await?;
     let client = RestClient::drchrono(&plan.systems.drchrono, pool.clone());

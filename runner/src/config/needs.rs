@@ -33,6 +33,20 @@ impl Needs {
         coda: true,
         writeback: true,
     };
+    /// DrChrono only (`runner sync`, `runner verify`, `runner replay`).
+    pub const DRCHRONO: Needs = Needs {
+        drchrono: true,
+        deepcura: false,
+        coda: false,
+        writeback: false,
+    };
+    /// Coda only (`runner push`, `runner outbox`).
+    pub const CODA: Needs = Needs {
+        drchrono: false,
+        deepcura: false,
+        coda: true,
+        writeback: false,
+    };
     /// No external system (the database only).
     pub const NONE: Needs = Needs {
         drchrono: false,

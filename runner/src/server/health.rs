@@ -50,17 +50,8 @@ fn down() -> Response {
 }
 
 async fn report(state: &AppState) -> Result<Value, sqlx::Error> {
-    let last = last_success(&state.pool).await?;
+    let pipelines = pipeline_ages(state).await?;
     let backlog = crate::store::backlog(&state.pool).await?;
-    let pipelines: BTreeMap<&str, Value> = state
-        .plan
-        .pipelines
-        .iter()
-        .map(|p| {
-            let name = p.mapping.name.as_str();
-            (name, json!({ "last_success": last.get(name) }))
-        })
-        .collect();
     Ok(json!({
         "status": "ok",
         "database": "up",
@@ -70,10 +61,26 @@ async fn report(state: &AppState) -> Result<Value, sqlx::Error> {
     }))
 }
 
+/// Per pipeline of the plan: the finish time of its last successful run and its age in
+/// seconds (null when it never succeeded).
+pub(super) async fn pipeline_ages(state: &AppState) -> Result<BTreeMap<&str, Value>, sqlx::Error> {
+    let last = last_success(&state.pool).await?;
+    let now = Utc::now();
+    Ok(state
+        .plan
+        .pipelines
+        .iter()
+        .map(|p| {
+            let name = p.mapping.name.as_str();
+            let last = last.get(name);
+            let age = last.map(|t| (now - *t).num_seconds().max(0));
+            (name, json!({"last_success": last, "age_secs": age}))
+        })
+        .collect())
+}
+
 /// The finish time of the last successful run of each pipeline.
-pub(super) async fn last_success(
-    pool: &PgPool,
-) -> Result<BTreeMap<String, DateTime<Utc>>, sqlx::Error> {
+async fn last_success(pool: &PgPool) -> Result<BTreeMap<String, DateTime<Utc>>, sqlx::Error> {
     let rows: Vec<(String, Option<DateTime<Utc>>)> = sqlx::query_as(
         "select pipeline, max(finished_at) from sync_log \
          where status = 'succeeded' group by pipeline",

@@ -4,14 +4,12 @@
 //! last successful sync, but never fails for staleness: an old sync is an alert's business
 //! ("No Recent Sync"), not a reason to take the instance out of service.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::AppState;
@@ -46,24 +44,9 @@ fn not_ready(reason: &str) -> Response {
 /// Whether the instance is ready, and the report.
 async fn check(state: &AppState) -> Result<(bool, Value), StoreError> {
     let pending = crate::store::pending_migrations(&state.pool).await?;
-    let last = super::health::last_success(&state.pool)
+    let pipelines = super::health::pipeline_ages(state)
         .await
         .map_err(|e| StoreError::from_sqlx("readiness", e))?;
-    let now = Utc::now();
-    let age = |t: &DateTime<Utc>| (now - *t).num_seconds().max(0);
-    let pipelines: BTreeMap<&str, Value> = state
-        .plan
-        .pipelines
-        .iter()
-        .map(|p| {
-            let name = p.mapping.name.as_str();
-            let last = last.get(name);
-            (
-                name,
-                json!({"last_success": last, "age_secs": last.map(age)}),
-            )
-        })
-        .collect();
     let ready = pending.is_empty();
     let mut body = json!({
         "status": if ready { "ready" } else { "unavailable" },
