@@ -22,3 +22,4 @@ pub mod source;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
+pub mod writeback;

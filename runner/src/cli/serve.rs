@@ -159,6 +159,9 @@ pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
     } else {
         super::context::database_current().await?
     };
+    if matches!(args.role, Role::All | Role::Api) && plan.writeback.secret.is_empty() {
+        tracing::info!("Write-back disabled: CODA_WRITEBACK_SECRET is not set.");
+    }
     let mut state = AppState::new(pool, Arc::new(plan));
     state.oidc = args.oidc.verifier();
     let addr = listen_addr(std::env::var("PORT").ok().as_deref(), args.listen)?;

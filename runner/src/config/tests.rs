@@ -171,3 +171,39 @@ fn malformed_yaml_is_located_not_a_panic() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn a_write_back_endpoint_on_a_table_a_pipeline_fills_is_refused_with_its_location() {
+    let dir = copy_config();
+    edit(
+        &dir.join("pipelines/writeback.yaml"),
+        "    table: prior_authorizations",
+        "    table: patients",
+    );
+    let err = Plan::load(&dir, &Env::Map(BTreeMap::new()), EnvMode::Lenient).unwrap_err();
+    let d = err
+        .0
+        .iter()
+        .find(|d| d.file.ends_with("writeback.yaml") && d.message.contains("pipeline `patients`"))
+        .unwrap_or_else(|| panic!("not reported:\n{err}"));
+    assert!(d.pos.line > 1, "located at the endpoint's table: {d:?}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_write_back_endpoint_without_roles_or_with_an_unknown_role_is_refused() {
+    let dir = copy_config();
+    edit(
+        &dir.join("pipelines/writeback.yaml"),
+        "    roles: [admin, billing]",
+        "    roles: [admin, janitor]",
+    );
+    let err = Plan::load(&dir, &Env::Map(BTreeMap::new()), EnvMode::Lenient).unwrap_err();
+    assert!(
+        err.0
+            .iter()
+            .any(|d| d.message.contains("unknown staff role `janitor`")),
+        "{err}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}

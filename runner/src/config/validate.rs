@@ -413,6 +413,9 @@ fn check_links(config: &Config, tables: &Tables<'_>, diags: &mut Diagnostics) {
     }
 }
 
+/// The roles of `staff_roles.role` (its CHECK constraint in `schema/db/0004_workflow.sql`).
+const STAFF_ROLES: [&str; 5] = ["admin", "clinician", "front_desk", "billing", "viewer"];
+
 fn check_writeback(config: &Config, tables: &Tables<'_>, diags: &mut Diagnostics) {
     let Some(doc) = &config.writeback else { return };
     let src = &doc.source;
@@ -444,6 +447,32 @@ fn check_writeback(config: &Config, tables: &Tables<'_>, diags: &mut Diagnostics
                 &format!("{at}/fields"),
                 format!("the key `{}` cannot also be a writable field", ep.key),
             ));
+        }
+        if ep
+            .fields
+            .contains_key(crate::writeback::body::VERSION_FIELD)
+        {
+            diags.push(src.error(
+                &format!("{at}/fields/version"),
+                "`version` is the body's optimistic-concurrency field; a column by that name cannot be written",
+            ));
+        }
+        if ep.roles.is_empty() {
+            diags.push(src.error(
+                &format!("{at}/roles"),
+                "no staff role may call this endpoint: list at least one",
+            ));
+        }
+        for (j, role) in ep.roles.iter().enumerate() {
+            if !STAFF_ROLES.contains(&role.as_str()) {
+                diags.push(src.error(
+                    &format!("{at}/roles/{j}"),
+                    format!(
+                        "unknown staff role `{role}`; staff_roles knows {}",
+                        STAFF_ROLES.join(", ")
+                    ),
+                ));
+            }
         }
     }
 }

@@ -50,6 +50,10 @@ pub struct Endpoint {
     /// Create the row when no row has this key (otherwise 404). Default: false.
     #[serde(default)]
     pub create_missing: bool,
+    /// Staff roles (`staff_roles.role`) allowed to call the endpoint, for example
+    /// `[admin, front_desk]`. The caller's email (`user_header`) must name an active staff
+    /// member with one of them; anyone else gets 403.
+    pub roles: Vec<String>,
     /// Fields the body may set; any other field is rejected with 422.
     pub fields: BTreeMap<String, WritableField>,
 }
@@ -71,6 +75,10 @@ pub struct WritableField {
     /// Whether null is accepted. Default: true.
     #[serde(default = "default_true")]
     pub nullable: bool,
+    /// Whether a request that creates the row must give this field. Default: false (the
+    /// table's default applies).
+    #[serde(default)]
+    pub required: bool,
 }
 
 fn default_true() -> bool {

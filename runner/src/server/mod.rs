@@ -82,6 +82,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::ingest::routes())
         .merge(crate::schedule::routes())
         .merge(crate::pubsub::routes())
+        .merge(crate::writeback::routes(&state.plan.writeback))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
         .layer(TimeoutLayer::with_status_code(

@@ -26,3 +26,4 @@ mod sync;
 mod sync_auth;
 mod sync_process;
 mod webhooks;
+mod writeback;
