@@ -75,6 +75,7 @@ pub fn env_vars(drchrono_url: &str) -> BTreeMap<String, String> {
         ("CODA_API_TOKEN", "bench"),
         ("CODA_DOC_ID", "doc-bench"),
         ("CODA_WRITEBACK_SECRET", "bench"),
+        ("INBOUND_SECRET", "bench"),
     ]
     .iter()
     .map(|(k, v)| ((*k).to_string(), (*v).to_string()))

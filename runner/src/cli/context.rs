@@ -82,7 +82,9 @@ pub fn select<'a>(
                     .join(", ")
             ),
             Some(p) if p.file.source.endpoint.is_none() => {
-                anyhow::bail!("pipeline `{n}` has no list endpoint: it is fed by webhooks only")
+                anyhow::bail!(
+                    "pipeline `{n}` has no list endpoint: it is fed by posts (webhooks, an inbound route) only"
+                )
             }
             Some(_) => {}
         }

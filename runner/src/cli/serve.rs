@@ -57,11 +57,13 @@ impl Role {
         match self {
             Role::All => Needs {
                 writeback: false,
+                inbound: false,
                 ..Needs::ALL
             },
             Role::Sync => Needs {
                 drchrono: true,
                 deepcura: true,
+                inbound: true,
                 ..Needs::NONE
             },
             Role::Push => Needs {
@@ -161,6 +163,12 @@ pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
     };
     if matches!(args.role, Role::All | Role::Api) && plan.writeback.secret.is_empty() {
         tracing::info!("Write-back disabled: CODA_WRITEBACK_SECRET is not set.");
+    }
+    if matches!(args.role, Role::All | Role::Sync)
+        && !crate::ingest::inbound::routes_of(&plan).is_empty()
+        && !crate::ingest::inbound::enabled(&plan)
+    {
+        tracing::info!("Inbound routes disabled: INBOUND_SECRET is not set.");
     }
     let mut state = AppState::new(pool, Arc::new(plan));
     state.oidc = args.oidc.verifier();

@@ -1,7 +1,7 @@
 //! `runner validate --db`: every mapped column exists in the live database with a type the
 //! declared one can be written to.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use anyhow::Context;
 
@@ -22,14 +22,18 @@ pub async fn check(
     let pool = crate::store::connect(url)
         .await
         .context("--db: cannot connect to PostgreSQL")?;
-    let rows: Vec<(String, String, String)> = sqlx::query_as(
-        "select table_name::text, column_name::text, udt_name::text from information_schema.columns where table_schema = current_schema()",
+    let rows: Vec<(String, String, String, bool)> = sqlx::query_as(
+        "select table_name::text, column_name::text, udt_name::text, is_generated = 'ALWAYS' from information_schema.columns where table_schema = current_schema()",
     )
     .fetch_all(&pool)
     .await
     .context("--db: cannot read information_schema")?;
     let mut cols: Columns = HashMap::new();
-    for (t, c, u) in rows {
+    let mut generated: HashSet<(String, String)> = HashSet::new();
+    for (t, c, u, g) in rows {
+        if g {
+            generated.insert((t.clone(), c.clone()));
+        }
         cols.entry(t).or_default().insert(c, u);
     }
     for p in &plan.pipelines {
@@ -72,6 +76,17 @@ pub async fn check(
                     ),
                 )),
                 Some(_) => {}
+            }
+        }
+        for (i, g) in doc.value.target.generated.iter().enumerate() {
+            if !generated.contains(&(p.mapping.table.clone(), g.clone())) {
+                diags.push(src.error(
+                    &format!("/target/generated/{i}"),
+                    format!(
+                        "column `{}.{g}` is not a generated column in the database",
+                        p.mapping.table
+                    ),
+                ));
             }
         }
         if let Some(raw) = &p.mapping.raw

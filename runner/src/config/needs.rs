@@ -23,6 +23,8 @@ pub struct Needs {
     pub coda: bool,
     /// `writeback.yaml`: the write-back endpoints' secret.
     pub writeback: bool,
+    /// `systems.yaml` `inbound`: the secret that signs posts to the inbound routes.
+    pub inbound: bool,
 }
 
 impl Needs {
@@ -32,6 +34,7 @@ impl Needs {
         deepcura: true,
         coda: true,
         writeback: true,
+        inbound: true,
     };
     /// DrChrono only (`runner sync`, `runner verify`, `runner replay`).
     pub const DRCHRONO: Needs = Needs {
@@ -39,6 +42,7 @@ impl Needs {
         deepcura: false,
         coda: false,
         writeback: false,
+        inbound: false,
     };
     /// Coda only (`runner push`, `runner outbox`).
     pub const CODA: Needs = Needs {
@@ -46,6 +50,7 @@ impl Needs {
         deepcura: false,
         coda: true,
         writeback: false,
+        inbound: false,
     };
     /// No external system (the database only).
     pub const NONE: Needs = Needs {
@@ -53,6 +58,7 @@ impl Needs {
         deepcura: false,
         coda: false,
         writeback: false,
+        inbound: false,
     };
 
     /// Whether an unset variable at `pointer` of a `kind` document is an error for a command
@@ -63,6 +69,7 @@ impl Needs {
             DocKind::Systems if under("/drchrono") => self.drchrono,
             DocKind::Systems if under("/deepcura") => self.deepcura,
             DocKind::Systems if under("/coda") => self.coda,
+            DocKind::Systems if under("/inbound") => self.inbound,
             DocKind::Writeback => self.writeback,
             _ => true,
         }

@@ -45,12 +45,17 @@ fn default_schedule() -> String {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Source {
-    /// The system, as named in `systems.yaml` (`drchrono` or `deepcura`).
+    /// The system, as named in `systems.yaml`: `drchrono` (listed and webhooks), `deepcura`
+    /// (gridhooks) or `inbound` (our own signed route, see `route`).
     pub system: String,
     /// Path of the list endpoint, relative to the system's base URL (for example
     /// `/api/patients`). Absent for push-only sources such as Deep Cura.
     #[serde(default)]
     pub endpoint: Option<String>,
+    /// For `system: inbound`: the path `runner serve` takes signed posts on, under
+    /// `/inbound/` (for example `/inbound/questionnaires`). Each post is one record.
+    #[serde(default)]
+    pub route: Option<String>,
     /// Query parameters sent on the first page of every listing (for example
     /// `verbose: "true"`). Later pages follow the `next` URL verbatim.
     #[serde(default)]
@@ -215,6 +220,11 @@ pub struct Target {
     /// JSONB column that keeps the full source record, unknown fields included.
     #[serde(default)]
     pub raw: Option<String>,
+    /// Columns the database computes from mapped ones (`GENERATED ALWAYS AS ... STORED`, for
+    /// example `email_lower`). Never written; link rules and Coda mappings may read them.
+    /// `runner validate --db` checks that each is a generated column.
+    #[serde(default)]
+    pub generated: Vec<String>,
 }
 
 /// Expansion of one record into several rows.

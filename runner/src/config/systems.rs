@@ -16,6 +16,10 @@ pub struct SystemsFile {
     pub deepcura: DeepCura,
     /// Coda, the staff UI: rows written by column ID.
     pub coda: Coda,
+    /// Our own inbound routes (questionnaire responses from the patient app or an email
+    /// processor): signed JSON posts to the routes of `system: inbound` pipelines.
+    #[serde(default)]
+    pub inbound: Option<Inbound>,
     /// Audit retention: monthly partitions, the Cloud Storage archive, the daily run.
     #[serde(default)]
     pub retention: super::retention::Retention,
@@ -165,6 +169,37 @@ pub enum SignatureMode {
     /// Either of the two.
     #[default]
     Either,
+}
+
+/// Authentication of the inbound routes: every post carries the Unix time it was signed at and
+/// `v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>`. A post signed outside the
+/// tolerance is refused, so a captured request cannot be replayed later.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Inbound {
+    /// The signing secret shared with the senders. Empty: the inbound routes are disabled.
+    pub secret: Secret,
+    /// Header with the signing time, in Unix seconds. Default: `X-Clinic-Timestamp`.
+    #[serde(default = "default_timestamp_header")]
+    pub timestamp_header: String,
+    /// Header with the signature. Default: `X-Clinic-Signature`.
+    #[serde(default = "default_signature_header")]
+    pub signature_header: String,
+    /// How far, in seconds, the signing time may be from the server's clock. Default: 300.
+    #[serde(default = "default_tolerance")]
+    pub tolerance_secs: u64,
+}
+
+fn default_timestamp_header() -> String {
+    "X-Clinic-Timestamp".to_string()
+}
+
+fn default_signature_header() -> String {
+    "X-Clinic-Signature".to_string()
+}
+
+fn default_tolerance() -> u64 {
+    300
 }
 
 /// Deep Cura gridhook decryption.

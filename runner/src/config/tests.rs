@@ -118,6 +118,7 @@ fn strict_env_names_every_unset_variable() {
         "DEEPCURA_SHARED_SECRET",
         "CODA_API_TOKEN",
         "CODA_DOC_ID",
+        "INBOUND_SECRET",
     ] {
         assert!(
             err.0
@@ -204,6 +205,115 @@ fn a_write_back_endpoint_without_roles_or_with_an_unknown_role_is_refused() {
             .iter()
             .any(|d| d.message.contains("unknown staff role `janitor`")),
         "{err}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// The messages of loading `dir`, which must fail.
+fn errors_of(dir: &Path) -> Vec<String> {
+    let err = Plan::load(dir, &Env::Map(BTreeMap::new()), EnvMode::Lenient).unwrap_err();
+    err.0
+        .iter()
+        .map(|d| format!("{}:{}: {}", d.file.display(), d.pos.line, d.message))
+        .collect()
+}
+
+#[test]
+fn inbound_sources_need_a_route_under_inbound_used_once_and_the_systems_block() {
+    let q = "pipelines/questionnaire_responses.yaml";
+    let cases: [(&str, &str, &str, &str); 4] = [
+        (
+            q,
+            "  route: /inbound/questionnaires\n",
+            "",
+            "an inbound source needs a `route`",
+        ),
+        (
+            q,
+            "  route: /inbound/questionnaires",
+            "  route: /webhooks/questionnaires",
+            "must be a path under `/inbound/`",
+        ),
+        (
+            q,
+            "  route: /inbound/questionnaires",
+            "  route: /inbound/{id}",
+            "must be a path under `/inbound/`",
+        ),
+        (
+            "pipelines/patients.yaml",
+            "  endpoint: /api/patients\n",
+            "  endpoint: /api/patients\n  route: /inbound/patients\n",
+            "only an `inbound` source has a route",
+        ),
+    ];
+    for (file, from, to, want) in cases {
+        let dir = copy_config();
+        edit(&dir.join(file), from, to);
+        let errors = errors_of(&dir);
+        assert!(
+            errors.iter().any(|e| e.contains(want) && e.contains(file)),
+            "{want}: {errors:?}"
+        );
+        std::fs::remove_dir_all(dir).ok();
+    }
+    // A second pipeline on the same route, and no `inbound` block in systems.yaml.
+    let dir = copy_config();
+    std::fs::copy(dir.join(q), dir.join("pipelines/questionnaire_copies.yaml")).unwrap();
+    edit(
+        &dir.join("pipelines/questionnaire_copies.yaml"),
+        "  table: questionnaire_responses",
+        "  table: questionnaire_copies",
+    );
+    let errors = errors_of(&dir);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("questionnaire_responses.yaml")
+                && e.contains("already the route of pipeline `questionnaire_copies`")),
+        "{errors:?}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+    let dir = copy_config();
+    edit(
+        &dir.join("pipelines/systems.yaml"),
+        "inbound:\n  secret: ${INBOUND_SECRET}\n",
+        "",
+    );
+    edit(
+        &dir.join("pipelines/systems.yaml"),
+        "  tolerance_secs: 300\n",
+        "",
+    );
+    let errors = errors_of(&dir);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("systems.yaml has no `inbound` block")),
+        "{errors:?}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_generated_column_may_be_read_by_link_rules_but_not_written_by_a_field() {
+    let dir = copy_config();
+    edit(
+        &dir.join("pipelines/patients.yaml"),
+        "  generated: [email_lower]\n",
+        "  generated: [email]\n",
+    );
+    let errors = errors_of(&dir);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("`email` is computed by the database: no field may write it")),
+        "{errors:?}"
+    );
+    assert!(
+        errors.iter().any(|e| e.contains("links.yaml")
+            && e.contains("`email_lower` is not a column of `patients`")),
+        "{errors:?}"
     );
     std::fs::remove_dir_all(dir).ok();
 }

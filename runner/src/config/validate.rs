@@ -42,6 +42,7 @@ impl<'a> Tables<'a> {
             let t = &doc.value.target;
             let mut cols: BTreeSet<String> = doc.value.fields.keys().cloned().collect();
             cols.extend(t.raw.iter().cloned());
+            cols.extend(t.generated.iter().cloned());
             cols.extend(STANDARD_COLUMNS.iter().map(|s| s.to_string()));
             synced.insert(t.table.as_str(), (name.as_str(), cols));
         }
@@ -122,10 +123,30 @@ fn check_pipelines(config: &Config, diags: &mut Diagnostics) -> BTreeMap<String,
             }
             "drchrono" => {}
             "deepcura" if p.source.endpoint.is_some() => {
-                diags.push(src.error("/source/endpoint", "deepcura only pushes gridhooks: it has no list endpoint"));
+                diags.push(src.error(
+                    "/source/endpoint",
+                    "deepcura only pushes gridhooks: it has no list endpoint",
+                ));
             }
             "deepcura" => {}
-            other => diags.push(src.error("/source/system", format!("unknown system `{other}` (systems.yaml defines drchrono and deepcura as sources)"))),
+            "inbound" => check_inbound_source(config, name, p, src, diags),
+            other => diags.push(src.error(
+                "/source/system",
+                format!(
+                    "unknown system `{other}` (the sources are drchrono, deepcura and inbound)"
+                ),
+            )),
+        }
+        for (i, g) in p.target.generated.iter().enumerate() {
+            if p.fields.contains_key(g) || p.target.raw.as_ref() == Some(g) {
+                diags.push(src.error(
+                    &format!("/target/generated/{i}"),
+                    format!("`{g}` is computed by the database: no field may write it"),
+                ));
+            }
+        }
+        if p.source.route.is_some() && p.source.system != "inbound" {
+            diags.push(src.error("/source/route", "only an `inbound` source has a route"));
         }
         if p.source.windows.is_some() && p.source.full.as_ref().is_some_and(|f| f.soft_delete) {
             diags.push(src.error(
@@ -264,6 +285,7 @@ fn check_secrets(config: &Config, diags: &mut Diagnostics) {
                 "/drchrono/webhooks/secret",
                 "/deepcura/shared_secret",
                 "/coda/api_token",
+                "/inbound/secret",
             ],
         );
     }
@@ -299,6 +321,67 @@ fn identifier_pointer(
         return "/target/raw".into();
     }
     "/target".into()
+}
+
+/// An `inbound` source: a route under `/inbound/` that no other pipeline takes, no list
+/// endpoint, and the `inbound` block of `systems.yaml` that signs it.
+fn check_inbound_source(
+    config: &Config,
+    name: &str,
+    p: &crate::config::pipeline::PipelineFile,
+    src: &SourceFile,
+    diags: &mut Diagnostics,
+) {
+    if p.source.endpoint.is_some() {
+        diags.push(src.error(
+            "/source/endpoint",
+            "an inbound source is posted to: it has no list endpoint",
+        ));
+    }
+    let Some(route) = &p.source.route else {
+        diags.push(src.error(
+            "/source",
+            "an inbound source needs a `route`, for example `/inbound/questionnaires`",
+        ));
+        return;
+    };
+    let segment_ok = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    };
+    let valid = route
+        .strip_prefix("/inbound/")
+        .is_some_and(|rest| rest.split('/').all(segment_ok));
+    if !valid {
+        diags.push(src.error(
+            "/source/route",
+            format!(
+                "`{route}` must be a path under `/inbound/` of lower-case letters, digits, `-` \
+                 and `_` (no parameters), for example `/inbound/questionnaires`"
+            ),
+        ));
+    }
+    if let Some(other) = config
+        .pipelines
+        .iter()
+        .find(|(n, d)| n.as_str() < name && d.value.source.route.as_deref() == Some(route.as_str()))
+    {
+        diags.push(src.error(
+            "/source/route",
+            format!("`{route}` is already the route of pipeline `{}`", other.0),
+        ));
+    }
+    if config
+        .systems
+        .as_ref()
+        .is_some_and(|s| s.value.inbound.is_none())
+    {
+        diags.push(src.error(
+            "/source/system",
+            "systems.yaml has no `inbound` block (its secret signs the posts to this route)",
+        ));
+    }
 }
 
 /// The `retention` block: a valid cron, at least one hot month, and never fewer than the six

@@ -28,6 +28,7 @@ use crate::sync::{Progress, SyncOptions, run_pipeline};
 /// Secrets the demo's simulators and server share (demo values, not real ones).
 const WEBHOOK_SECRET: &str = "demo-webhook-secret";
 const DEEPCURA_SECRET: &str = "demo-deepcura-secret";
+const INBOUND_SECRET: &str = "demo-inbound-secret";
 const CODA_TOKEN: &str = "demo-coda-token";
 const DOC_ID: &str = "doc-demo";
 
@@ -62,6 +63,7 @@ pub fn env(drchrono_url: &str, coda_url: &str) -> Env {
         ("CODA_API_TOKEN", CODA_TOKEN),
         ("CODA_DOC_ID", DOC_ID),
         ("CODA_WRITEBACK_SECRET", "demo-writeback-secret"),
+        ("INBOUND_SECRET", INBOUND_SECRET),
     ];
     Env::Map(
         vars.iter()

@@ -2,20 +2,18 @@
 //! time, the envelope opened, the note validated against the pipelines that take Deep Cura
 //! records, and only then is anything written: the inbox entry (raw encrypted body, decrypted
 //! payload), the upserted note with actor `deepcura_webhook` and the link rules, in one
-//! transaction. Every refusal writes nothing and logs no content.
+//! transaction ([`accept`]). Every refusal writes nothing and logs no content.
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
-use sqlx::types::Json as SqlJson;
+use serde_json::Value;
 use subtle::ConstantTimeEq;
 
-use super::envelope;
-use super::inbox::{self, Entry, NewEntry, SOURCE_DEEPCURA, Status};
-use super::process::{Outcome, prepare, settle};
+use super::inbox::SOURCE_DEEPCURA;
+use super::process::prepare;
+use super::{accept, envelope};
 use crate::server::{ApiError, AppState};
 
 /// The `event` recorded for gridhooks (Deep Cura sends no event name).
@@ -74,83 +72,15 @@ pub(super) async fn receive(
             return Err(ApiError::bad_request(e.to_string()));
         }
     }
-    let delivery = hex::encode(Sha256::digest(&body));
-    let unavailable = |e: crate::store::StoreError| ApiError::from_store("store a gridhook", &e);
-    let db = |e: sqlx::Error| unavailable(crate::store::StoreError::from_sqlx("gridhook", e));
-    let mut tx = state.pool.begin().await.map_err(db)?;
-    let entry = NewEntry {
-        source: SOURCE_DEEPCURA,
-        delivery_id: &delivery,
-        event: Some(GRIDHOOK_EVENT),
-        headers: json!({}),
-        body: &body,
-        payload: Some(&payload),
-        status: Status::Received,
-        needs_refetch: false,
-    };
-    let Some(id) = inbox::insert(&mut tx, &entry).await.map_err(unavailable)? else {
-        tracing::info!(delivery_id = %delivery, "Deep Cura redelivery ignored: already stored.");
-        return Ok((StatusCode::OK, Json(json!({ "status": "duplicate" }))));
-    };
-    let entry = Entry {
-        id,
-        source: SOURCE_DEEPCURA.into(),
-        event: Some(GRIDHOOK_EVENT.into()),
-        payload: Some(SqlJson(payload)),
-        refetched: None,
-        refetched_at: None,
-    };
-    let started = chrono::Utc::now();
-    let outcome = settle(&mut tx, &state.plan, &entry)
-        .await
-        .map_err(unavailable)?;
-    tx.commit().await.map_err(db)?;
-    let (counts, error) = match &outcome {
-        Outcome::Processed(c) => (*c, None),
-        Outcome::Failed(_) => (
-            Default::default(),
-            Some("the note was stored but not written; kept for replay"),
-        ),
-        Outcome::Ignored => (Default::default(), None),
-    };
-    crate::sync::log::record_work(
-        &state.pool,
-        &crate::sync::log::Work {
+    accept::store_and_settle(
+        &state,
+        accept::Accepted {
+            source: SOURCE_DEEPCURA,
+            event: GRIDHOOK_EVENT,
             what: "deepcura",
-            trigger: "webhook",
-            started_at: Some(started),
-            counts,
-            error,
-            ..Default::default()
+            body: &body,
+            payload,
         },
     )
-    .await;
-    Ok(match outcome {
-        Outcome::Processed(c) => {
-            tracing::info!(
-                inbox_id = id,
-                inserted = c.inserted,
-                updated = c.updated,
-                unchanged = c.unchanged,
-                stale = c.stale,
-                "Deep Cura note stored."
-            );
-            (
-                StatusCode::OK,
-                Json(json!({ "status": "processed", "id": id })),
-            )
-        }
-        Outcome::Failed(reason) => {
-            // Accepted and durable, but not written: `runner replay` retries it.
-            tracing::warn!(event = crate::telemetry::events::INBOX_FAILED, source = SOURCE_DEEPCURA, inbox_id = id, reason = %reason, "Deep Cura note stored but not written; kept for replay.");
-            (
-                StatusCode::ACCEPTED,
-                Json(json!({ "status": "failed", "id": id })),
-            )
-        }
-        Outcome::Ignored => (
-            StatusCode::OK,
-            Json(json!({ "status": "ignored", "id": id })),
-        ),
-    })
+    .await
 }

@@ -13,6 +13,8 @@ use crate::store::StoreError;
 pub const SOURCE_DRCHRONO: &str = "drchrono";
 /// `inbox.source` of Deep Cura gridhooks.
 pub const SOURCE_DEEPCURA: &str = "deepcura";
+/// `inbox.source` of posts to the inbound routes (`inbox.event` is the route).
+pub const SOURCE_INBOUND: &str = "inbound";
 
 /// Processing status of an inbox entry (`inbox.status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +44,7 @@ impl Status {
 /// A webhook to store.
 #[derive(Debug, Clone)]
 pub struct NewEntry<'a> {
-    /// `drchrono`, `deepcura`.
+    /// `drchrono`, `deepcura`, `inbound`.
     pub source: &'a str,
     /// The sender's delivery id, or a hash of the body when it sends none.
     pub delivery_id: &'a str,

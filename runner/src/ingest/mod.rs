@@ -5,11 +5,15 @@
 //!   (idempotent on the delivery id) and acknowledged; [`spawn_worker`] processes them after.
 //! - `/webhooks/deepcura`: encrypted gridhooks, decrypted ([`envelope`]), validated and
 //!   written in the request's own transaction.
+//! - inbound routes ([`inbound`]): our own signed posts (questionnaire responses), one route
+//!   per `system: inbound` pipeline, written in the request's own transaction.
 //! - [`replay`]: re-processes `received`/`failed` entries (`runner replay`).
 
+mod accept;
 mod deepcura;
 mod drchrono;
 pub mod envelope;
+pub mod inbound;
 pub mod inbox;
 mod process;
 mod refetch;
@@ -20,14 +24,15 @@ mod worker;
 use axum::Router;
 use axum::routing::{get, post};
 
+use crate::config::Plan;
 use crate::server::AppState;
 
 pub use deepcura::GRIDHOOK_EVENT;
 pub use envelope::{EnvelopeError, derive_key};
-pub use inbox::{SOURCE_DEEPCURA, SOURCE_DRCHRONO, Status};
+pub use inbox::{SOURCE_DEEPCURA, SOURCE_DRCHRONO, SOURCE_INBOUND, Status};
 pub use process::{
-    DEEPCURA_ACTOR, DRCHRONO_ACTOR, Mapped, Outcome, PING, ProcessError, actor, check_shape,
-    needs_refetch, prepare, prepare_with, retryable, settle, targets,
+    DEEPCURA_ACTOR, DRCHRONO_ACTOR, INBOUND_ACTOR, Mapped, Outcome, PING, ProcessError, actor,
+    check_shape, needs_refetch, prepare, prepare_with, retryable, settle, targets,
 };
 pub use refetch::refetch_pending;
 pub use replay::{ReplayFilter, ReplayReport, replay};
@@ -45,12 +50,13 @@ pub(crate) fn rejected(source: &str, reason: &str) {
     );
 }
 
-/// The webhook routes.
-pub fn routes() -> Router<AppState> {
+/// The webhook routes and the inbound routes of `plan`.
+pub fn routes(plan: &Plan) -> Router<AppState> {
     Router::new()
         .route(
             "/webhooks/drchrono",
             get(drchrono::handshake).post(drchrono::receive),
         )
         .route("/webhooks/deepcura", post(deepcura::receive))
+        .merge(inbound::routes(plan))
 }

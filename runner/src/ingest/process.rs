@@ -7,7 +7,7 @@
 use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 
-use super::inbox::{self, Entry, SOURCE_DEEPCURA, SOURCE_DRCHRONO, Status};
+use super::inbox::{self, Entry, SOURCE_DEEPCURA, SOURCE_DRCHRONO, SOURCE_INBOUND, Status};
 use crate::config::{Plan, PlannedPipeline};
 use crate::mapping::{MappingError, Row};
 use crate::store::{StoreError, UpsertCounts, set_actor};
@@ -16,6 +16,8 @@ use crate::store::{StoreError, UpsertCounts, set_actor};
 pub const DRCHRONO_ACTOR: &str = "drchrono_webhook";
 /// The audit actor of Deep Cura gridhook writes.
 pub const DEEPCURA_ACTOR: &str = "deepcura_webhook";
+/// The audit actor of writes from posts to the inbound routes.
+pub const INBOUND_ACTOR: &str = "inbound_route";
 /// DrChrono's manual "Ping webhook" event: stored, never processed.
 pub const PING: &str = "PING";
 
@@ -57,16 +59,17 @@ pub type Mapped<'a> = Vec<(&'a PlannedPipeline, Vec<Row>)>;
 
 /// The audit actor for writes from `source`.
 pub fn actor(source: &str) -> &'static str {
-    if source == SOURCE_DEEPCURA {
-        DEEPCURA_ACTOR
-    } else {
-        DRCHRONO_ACTOR
+    match source {
+        SOURCE_DEEPCURA => DEEPCURA_ACTOR,
+        SOURCE_INBOUND => INBOUND_ACTOR,
+        _ => DRCHRONO_ACTOR,
     }
 }
 
 /// The pipelines an entry feeds, in dependency order. DrChrono: every pipeline whose
-/// `webhooks.events` lists the event (`PING` feeds none). Other sources push their records
-/// whole: every pipeline whose source system is the entry's source.
+/// `webhooks.events` lists the event (`PING` feeds none). Inbound: the pipelines whose
+/// `source.route` is the entry's event (its route). Other sources push their records whole:
+/// every pipeline whose source system is the entry's source.
 pub fn targets<'a>(plan: &'a Plan, source: &str, event: Option<&str>) -> Vec<&'a PlannedPipeline> {
     plan.pipelines
         .iter()
@@ -80,6 +83,9 @@ pub fn targets<'a>(plan: &'a Plan, source: &str, event: Option<&str>) -> Vec<&'a
                         .webhooks
                         .as_ref()
                         .is_some_and(|w| w.events.iter().any(|e| e == event))
+            } else if source == SOURCE_INBOUND {
+                p.file.source.system == super::inbound::SYSTEM
+                    && event.is_some_and(|e| p.file.source.route.as_deref() == Some(e))
             } else {
                 p.file.source.system == source
             }
@@ -312,5 +318,6 @@ mod tests {
     fn actors_follow_the_source() {
         assert_eq!(actor(SOURCE_DEEPCURA), DEEPCURA_ACTOR);
         assert_eq!(actor(SOURCE_DRCHRONO), DRCHRONO_ACTOR);
+        assert_eq!(actor(SOURCE_INBOUND), INBOUND_ACTOR);
     }
 }

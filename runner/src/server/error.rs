@@ -20,6 +20,13 @@ pub enum ApiError {
     /// The route exists but is switched off in the config.
     #[error("not found")]
     NotFound,
+    /// The body is not of the media type the route takes (JSON).
+    #[error("unsupported media type: send application/json")]
+    UnsupportedMediaType,
+    /// Well-formed, but it cannot be done (a record that does not map); the reason names
+    /// what is wrong, never a value.
+    #[error("unprocessable: {0}")]
+    Unprocessable(String),
     /// The database cannot take the request now; the sender should retry.
     #[error("service unavailable")]
     Unavailable,
@@ -32,6 +39,11 @@ impl ApiError {
     /// A 400 with a short reason (ids and names only).
     pub fn bad_request(reason: impl Into<String>) -> Self {
         ApiError::BadRequest(reason.into())
+    }
+
+    /// A 422 with a short reason (ids and names only).
+    pub fn unprocessable(reason: impl Into<String>) -> Self {
+        ApiError::Unprocessable(reason.into())
     }
 
     /// Maps a store error: transient ones (connection lost, pool closed or exhausted) are a
@@ -55,6 +67,8 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }

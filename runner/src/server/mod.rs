@@ -73,13 +73,26 @@ impl AppState {
     }
 }
 
+/// Whether the request says its body is JSON (`Content-Type: application/json`, any
+/// parameters). Routes that take JSON answer 415 otherwise.
+pub fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| {
+            t.trim()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        })
+}
+
 /// The whole application router, with body limits, timeouts, request ids, request spans and
 /// one request log per request (method, path, status, latency and the trace: query strings and
 /// bodies are never logged).
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::routes())
-        .merge(crate::ingest::routes())
+        .merge(crate::ingest::routes(&state.plan))
         .merge(crate::schedule::routes())
         .merge(crate::pubsub::routes())
         .merge(crate::writeback::routes(&state.plan.writeback))

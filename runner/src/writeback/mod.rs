@@ -101,15 +101,7 @@ async fn apply(
     if !bool::from(given.ct_eq(&c.secret)) {
         return Err(WritebackError::Unauthorized);
     }
-    let json_body = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| {
-            t.trim()
-                .to_ascii_lowercase()
-                .starts_with("application/json")
-        });
-    if !json_body {
+    if !crate::server::is_json(headers) {
         return Err(WritebackError::UnsupportedMediaType);
     }
     let email = headers

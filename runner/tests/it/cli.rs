@@ -17,6 +17,7 @@ fn runner(dir: &Path) -> Command {
         "CODA_API_TOKEN",
         "CODA_DOC_ID",
         "CODA_WRITEBACK_SECRET",
+        "INBOUND_SECRET",
         "TOKEN_ENCRYPTION_KEY",
     ] {
         cmd.env_remove(var);

@@ -45,6 +45,7 @@ pub fn env(drchrono_url: &str, coda_url: &str) -> Env {
         ("CODA_API_TOKEN", "test-coda-token"),
         ("CODA_DOC_ID", "doc-test"),
         ("CODA_WRITEBACK_SECRET", "test-writeback-secret"),
+        ("INBOUND_SECRET", "test-inbound-secret"),
     ];
     Env::Map(
         vars.iter()

@@ -87,7 +87,7 @@ async fn a_gridhook_is_decrypted_stored_and_upserted_with_its_actor(pool: PgPool
     assert_eq!(call(&app, &req).await.1["status"], "duplicate");
     assert_eq!(common::count(&pool, "select count(*) from inbox").await, 1);
     logs.assert_free_of(&note_text(&note));
-    assert!(logs.text().contains("Deep Cura note stored."));
+    assert!(logs.text().contains("Delivery stored and written."));
 }
 
 #[sqlx::test(migrator = "runner::store::MIGRATOR")]

@@ -7,6 +7,7 @@ mod coda_check;
 mod common;
 mod deepcura;
 mod hardening;
+mod inbound;
 mod infra;
 mod link;
 mod ops;

@@ -249,7 +249,7 @@ async fn one_table_failing_every_call_does_not_stop_push_all(pool: PgPool) {
         text.contains("patients") && text.contains("FAILED") && text.contains("8 attempts"),
         "{text}"
     );
-    assert!(text.contains("1 of 11 table(s) failed: patients"), "{text}");
+    assert!(text.contains("1 of 12 table(s) failed: patients"), "{text}");
     assert_others_equal(&pool, &w, "patients").await;
 }
 

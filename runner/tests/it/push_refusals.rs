@@ -92,7 +92,7 @@ async fn runner_push_all_reports_a_refused_table_and_pushes_the_others(pool: PgP
         text.contains(&format!(
             "{GONE} of mappings/patients.yaml no longer exists in Coda"
         )) && text.contains("run `runner coda check`")
-            && text.contains("1 of 11 table(s) failed: patients"),
+            && text.contains("1 of 12 table(s) failed: patients"),
         "{text}"
     );
     assert_eq!(w.coda.state().stats().bad_requests, 1);

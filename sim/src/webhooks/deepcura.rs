@@ -187,7 +187,7 @@ pub fn note_for_appointment(appointment: &Value, seed: u64) -> Value {
 }
 
 /// A random (version 4, variant 1) uuid string from `rng`.
-fn uuid_v4(rng: &mut SplitMix64) -> String {
+pub(super) fn uuid_v4(rng: &mut SplitMix64) -> String {
     let mut b = [0u8; 16];
     b[..8].copy_from_slice(&rng.next_u64().to_le_bytes());
     b[8..].copy_from_slice(&rng.next_u64().to_le_bytes());

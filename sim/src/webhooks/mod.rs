@@ -9,13 +9,20 @@
 //! - [`DeepCuraGridhooks`]: encrypted gridhooks in the runner's documented default envelope
 //!   (JSON `{"iv": base64, "data": base64}`, AES-256-CBC, PKCS#7, key = SHA-256(secret)) or
 //!   any of its configurable variants, and fictional notes for simulated appointments.
+//! - [`QuestionnaireSender`]: questionnaire responses signed as the runner's inbound routes
+//!   take them (`X-Clinic-Timestamp`, `X-Clinic-Signature: v1=...`), and fictional PHQ-9
+//!   responses of simulated patients.
 
 mod deepcura;
 mod drchrono;
+mod questionnaire;
 mod request;
 
 pub use deepcura::{
     DeepCuraGridhooks, Envelope, IvPlacement, TextEncoding, derive_key, note_for_appointment,
 };
 pub use drchrono::{Delivery, DrChronoWebhooks, SignatureMode, event_for};
+pub use questionnaire::{
+    Identity, QuestionnaireSender, SIGNATURE_HEADER, TIMESTAMP_HEADER, phq9_for_patient, sign,
+};
 pub use request::WebhookRequest;

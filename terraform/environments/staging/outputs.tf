@@ -4,7 +4,7 @@ output "egress_ip" {
 }
 
 output "webhook_urls" {
-  description = "The URLs to register with DrChrono and Deep Cura."
+  description = "The URLs to register with DrChrono and Deep Cura, and the questionnaire route of the patient app and the email processor."
   value       = module.platform.webhook_urls
 }
 

@@ -24,9 +24,10 @@ output "ops_job_names" {
 }
 
 output "webhook_urls" {
-  description = "The URLs to register with DrChrono and Deep Cura."
+  description = "The URLs to register with DrChrono and Deep Cura, and the questionnaire route the patient app and the email processor post to."
   value = {
-    drchrono = "${local.urls.sync}/webhooks/drchrono"
-    deepcura = "${local.urls.sync}/webhooks/deepcura"
+    drchrono       = "${local.urls.sync}/webhooks/drchrono"
+    deepcura       = "${local.urls.sync}/webhooks/deepcura"
+    questionnaires = "${local.urls.sync}/inbound/questionnaires"
   }
 }

@@ -38,6 +38,7 @@ locals {
         DRCHRONO_REFRESH_TOKEN  = "drchrono-refresh-token"
         DRCHRONO_WEBHOOK_SECRET = "drchrono-webhook-secret"
         DEEPCURA_SHARED_SECRET  = "deepcura-shared-secret"
+        INBOUND_SECRET          = "inbound-secret"
         TOKEN_ENCRYPTION_KEY    = "token-encryption-key"
       }
     }

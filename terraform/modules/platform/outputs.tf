@@ -4,7 +4,7 @@ output "egress_ip" {
 }
 
 output "webhook_urls" {
-  description = "The URLs to register with DrChrono (/webhooks/drchrono) and Deep Cura (/webhooks/deepcura)."
+  description = "The URLs to register with DrChrono (/webhooks/drchrono) and Deep Cura (/webhooks/deepcura), and the questionnaire route (/inbound/questionnaires)."
   value       = module.cloud_run.webhook_urls
 }
 

@@ -24,6 +24,7 @@ locals {
     "coda-api-token",
     "coda-writeback-secret",
     "token-encryption-key",
+    "inbound-secret",
   ]
 }
 
