@@ -2,6 +2,7 @@
 //! `pipelines/` and `mappings/`. DrChrono and Deep Cura flow into PostgreSQL (audited), and
 //! PostgreSQL flows into Coda.
 
+pub mod admin;
 pub mod cli;
 pub mod coda_check;
 pub mod config;

@@ -34,3 +34,9 @@ CREATE INDEX patients_email_dob_idx ON patients (email_lower, date_of_birth)
 DROP TRIGGER audit ON questionnaire_responses;
 CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON questionnaire_responses
     FOR EACH ROW EXECUTE FUNCTION audit_row('outbox', 'id');
+
+-- The admin dashboard's review queue (the api role): staff link a response to its patient by
+-- hand or dismiss it, audited with the staff member as actor.
+GRANT UPDATE (patient_id, link_method, linked_at, needs_review, review_reason,
+              review_dismissed_at, updated_at)
+    ON questionnaire_responses TO clinical_writeback;

@@ -68,17 +68,37 @@ async fn run_demo(dir: &Path, args: Args) -> anyhow::Result<i32> {
             .await
             .context("cannot listen")?,
     };
-    let server_url = format!("http://{}", listener.local_addr()?);
+    let local = listener.local_addr()?;
+    let server_url = format!("http://{local}");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let state = demo.state.clone();
+    let mut state = demo.state.clone();
+    // The dashboard with a local stand-in for IAP, as `runner serve --admin-dev-user` (only on
+    // a loopback listener), signed in as a demo admin.
+    let dashboard = match (crate::admin::AdminArgs {
+        iap_audience: String::new(),
+        iap_jwks_url: crate::admin::IAP_JWKS_URL.into(),
+        iap_issuer: crate::admin::IAP_ISSUER.into(),
+        dev_user: Some(DEMO_ADMIN.into()),
+    })
+    .auth(local)
+    {
+        Ok(auth) => {
+            seed_admin(&state.pool).await?;
+            state.admin = auth;
+            true
+        }
+        Err(_) => false,
+    };
     let server = tokio::spawn(async move {
         let shutdown = async move {
             let _ = stop_rx.await;
         };
-        // As `runner serve` without a role: the inbox worker and the outbox worker in-process.
+        // As `runner serve` without a role: the inbox worker, the dashboard's sync requests and
+        // the outbox worker in-process.
         serve_with(state, listener, shutdown, |state, stop| {
             vec![
                 crate::ingest::spawn_worker(state.clone(), stop.clone()),
+                crate::admin::spawn_request_worker(state.clone(), stop.clone()),
                 crate::push::spawn_outbox_worker(
                     state.pool.clone(),
                     state.plan.clone(),
@@ -90,7 +110,12 @@ async fn run_demo(dir: &Path, args: Args) -> anyhow::Result<i32> {
         })
         .await
     });
-    println!("Server:             {server_url}\n");
+    println!("Server:             {server_url}");
+    if dashboard {
+        println!("Admin dashboard:    {server_url}/admin  (signed in as {DEMO_ADMIN})\n");
+    } else {
+        println!("Admin dashboard:    off (the listener is not loopback; it needs IAP)\n");
+    }
 
     println!("1. Backfill from DrChrono (every pipeline, in dependency order)");
     let progress = super::progress::CliProgress::new();
@@ -126,6 +151,9 @@ async fn run_demo(dir: &Path, args: Args) -> anyhow::Result<i32> {
     }
     println!("\nServing until Ctrl-C:");
     println!("  health            {server_url}/health");
+    if dashboard {
+        println!("  admin dashboard   {server_url}/admin");
+    }
     println!("  DrChrono webhooks {server_url}/webhooks/drchrono");
     println!("  Deep Cura hooks   {server_url}/webhooks/deepcura");
     println!(
@@ -137,6 +165,26 @@ async fn run_demo(dir: &Path, args: Args) -> anyhow::Result<i32> {
     let _ = stop_tx.send(());
     server.await.context("server task")?.context("server")?;
     Ok(0)
+}
+
+/// The demo's staff member, an admin of the dashboard.
+#[cfg(feature = "demo")]
+const DEMO_ADMIN: &str = "demo-admin@clinic.example";
+
+/// Makes [`DEMO_ADMIN`] an active admin in `staff_roles` (audited, actor `demo`).
+#[cfg(feature = "demo")]
+async fn seed_admin(pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    let mut tx = pool.begin().await?;
+    crate::store::set_actor(&mut tx, "demo").await?;
+    sqlx::query(
+        "insert into staff_roles (email, role, display_name) values ($1, 'admin', 'Demo admin') \
+         on conflict (email) do update set role = 'admin', active = true",
+    )
+    .bind(DEMO_ADMIN)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Pushes every mapped table's live rows to Coda.

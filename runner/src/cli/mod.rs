@@ -59,7 +59,8 @@ pub enum Command {
     /// Compare DrChrono with PostgreSQL per pipeline (counts, and keys for small tables).
     Verify(verify::Args),
     /// Serve webhooks, health and scheduled-sync routes (with the inbox worker and scheduler).
-    Serve(serve::Args),
+    /// Boxed: its settings (OIDC, Pub/Sub, IAP) make it by far the largest verb.
+    Serve(Box<serve::Args>),
     /// Re-process inbox entries (received and failed by default); idempotent.
     Replay(replay::Args),
     /// Re-run every linking rule of `pipelines/links.yaml` (actor `link_rules`).
@@ -87,7 +88,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Migrate(a) => migrate::run(a).await,
         Command::Sync(a) => sync::run(&cli.config_dir, a).await,
         Command::Verify(a) => verify::run(&cli.config_dir, a).await,
-        Command::Serve(a) => serve::run(&cli.config_dir, a).await,
+        Command::Serve(a) => serve::run(&cli.config_dir, *a).await,
         Command::Replay(a) => replay::run(&cli.config_dir, a).await,
         Command::Link(a) => link::run(&cli.config_dir, a).await,
         Command::Review(a) => review::run(&cli.config_dir, a).await,

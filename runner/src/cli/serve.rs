@@ -36,6 +36,9 @@ pub struct Args {
     /// The Pub/Sub topic of `--role sync`.
     #[command(flatten)]
     pub pubsub: crate::pubsub::PubsubArgs,
+    /// Who may use the admin dashboard (`/admin`): IAP's audience, or a loopback dev user.
+    #[command(flatten)]
+    pub admin: crate::admin::AdminArgs,
 }
 
 /// The roles of the GCP topology (DESIGN.md §6).
@@ -173,6 +176,7 @@ pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
     let mut state = AppState::new(pool, Arc::new(plan));
     state.oidc = args.oidc.verifier();
     let addr = listen_addr(std::env::var("PORT").ok().as_deref(), args.listen)?;
+    state.admin = args.admin.auth(addr)?;
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
@@ -210,8 +214,9 @@ pub struct Workers {
 
 impl Workers {
     /// Starts the role's own workers, and nothing else: `all` runs the inbox worker, the
-    /// outbox worker pushing pending events to Coda and the scheduler; `sync` the inbox
-    /// worker, the relay to Pub/Sub and the scheduler; `push` the outbox worker pushing
+    /// dashboard's sync requests, the outbox worker pushing pending events to Coda and the
+    /// scheduler; `sync` the inbox worker, the dashboard's sync requests, the relay to Pub/Sub
+    /// and the scheduler; `push` the outbox worker pushing
     /// relayed events to Coda, woken by each Pub/Sub delivery; `api` no worker. Every role
     /// runs the daily retention (what its database role may do of it). `--no-scheduler` leaves
     /// the scheduler out (Cloud Scheduler calls `/sync/*` instead).
@@ -227,6 +232,11 @@ impl Workers {
         )];
         if matches!(self.role, Role::All | Role::Sync) {
             tasks.push(crate::ingest::spawn_worker(state.clone(), stop.clone()));
+            // "Run again" from the dashboard: the api role asks, the syncing role runs.
+            tasks.push(crate::admin::spawn_request_worker(
+                state.clone(),
+                stop.clone(),
+            ));
         }
         match (self.role, self.relay) {
             (Role::Sync, Some(publisher)) => tasks.push(crate::pubsub::spawn_relay(

@@ -74,4 +74,9 @@ pub struct Unmatched {
     pub review_flag_column: String,
     /// Text column of `from` that says why (no match, or several matches).
     pub review_reason_column: String,
+    /// Timestamp column of `from` that staff set when they dismiss a row from the review queue
+    /// (the admin dashboard). A dismissed row is left alone by the rule: never linked again,
+    /// never flagged again. Without it, rows cannot be dismissed.
+    #[serde(default)]
+    pub dismissed_at_column: Option<String>,
 }

@@ -54,6 +54,7 @@ impl<'a> Tables<'a> {
                     cols.extend(rule.linked_at_column.iter().cloned());
                     cols.insert(rule.unmatched.review_flag_column.clone());
                     cols.insert(rule.unmatched.review_reason_column.clone());
+                    cols.extend(rule.unmatched.dismissed_at_column.iter().cloned());
                 }
             }
         }

@@ -36,6 +36,7 @@ use uuid::Uuid;
 use crate::config::links::LinksFile;
 use crate::store::StoreError;
 use sql::CompiledRule;
+pub(crate) use sql::{join_clause, target_ref};
 
 /// What a linking pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -86,7 +86,7 @@ fn invalid(rule: &LinkRule, reason: String) -> StoreError {
 
 /// Resolves a reference to a column of `to` (`col`, alias `t`) or of the join table
 /// (`<join table>.<col>`, alias `j`). Returns the SQL and whether it needs the join.
-fn target_ref(rule: &LinkRule, reference: &str) -> Result<(String, bool), StoreError> {
+pub(crate) fn target_ref(rule: &LinkRule, reference: &str) -> Result<(String, bool), StoreError> {
     match reference.split_once('.') {
         None => {
             validate_identifier(reference)?;
@@ -103,6 +103,29 @@ fn target_ref(rule: &LinkRule, reference: &str) -> Result<(String, bool), StoreE
             Ok((format!("j.{}", q(col)), true))
         }
     }
+}
+
+/// The rule's join as ` LEFT JOIN "<table>" j ON j."<col>" = t."<col>" ... AND j."deleted_at" IS
+/// NULL` (empty without a join), for statements whose `to` table is aliased `t`.
+pub(crate) fn join_clause(rule: &LinkRule) -> Result<String, StoreError> {
+    let Some(j) = &rule.join else {
+        return Ok(String::new());
+    };
+    validate_identifier(&j.table)?;
+    if j.on.is_empty() {
+        return Err(invalid(rule, "the join has no `on` columns".into()));
+    }
+    let mut on = Vec::new();
+    for (to_col, join_col) in &j.on {
+        validate_identifier(to_col)?;
+        validate_identifier(join_col)?;
+        on.push(format!("j.{} = t.{}", q(join_col), q(to_col)));
+    }
+    Ok(format!(
+        " LEFT JOIN {} j ON {} AND j.\"deleted_at\" IS NULL",
+        q(&j.table),
+        on.join(" AND ")
+    ))
 }
 
 /// Compiles `rule` (see the module documentation for the statement's shape).
@@ -123,6 +146,7 @@ pub(crate) fn compile(rule: &LinkRule) -> Result<CompiledRule, StoreError> {
     owned.extend(rule.method_column.iter());
     owned.extend(rule.linked_at_column.iter());
     owned.extend([flag, reason]);
+    owned.extend(rule.unmatched.dismissed_at_column.iter());
     for (i, col) in owned.iter().enumerate() {
         validate_identifier(col)?;
         if owned[..i].contains(col) {
@@ -138,26 +162,7 @@ pub(crate) fn compile(rule: &LinkRule) -> Result<CompiledRule, StoreError> {
         set_uses_join |= joined;
         set_refs.push((q(col), sql));
     }
-    let join_sql = match &rule.join {
-        Some(j) => {
-            validate_identifier(&j.table)?;
-            if j.on.is_empty() {
-                return Err(invalid(rule, "the join has no `on` columns".into()));
-            }
-            let mut on = Vec::new();
-            for (to_col, join_col) in &j.on {
-                validate_identifier(to_col)?;
-                validate_identifier(join_col)?;
-                on.push(format!("j.{} = t.{}", q(join_col), q(to_col)));
-            }
-            format!(
-                " LEFT JOIN {} j ON {} AND j.\"deleted_at\" IS NULL",
-                q(&j.table),
-                on.join(" AND ")
-            )
-        }
-        None => String::new(),
-    };
+    let join_sql = join_clause(rule)?;
 
     // Each strategy's match pairs as SQL: (from column, target reference, needs join).
     let mut pairs: Vec<Vec<(String, String, bool)>> = Vec::new();
@@ -184,6 +189,9 @@ pub(crate) fn compile(rule: &LinkRule) -> Result<CompiledRule, StoreError> {
             .map(|c| format!("{alias}.{} IS NULL", q(c)))
             .collect();
         s.push(format!("{alias}.\"deleted_at\" IS NULL"));
+        if let Some(d) = &rule.unmatched.dismissed_at_column {
+            s.push(format!("{alias}.{} IS NULL", q(d)));
+        }
         s.join(" AND ")
     };
 

@@ -17,14 +17,17 @@ pub enum ApiError {
     /// The request is malformed; the reason names what is wrong, never a value.
     #[error("bad request: {0}")]
     BadRequest(String),
-    /// The route exists but is switched off in the config.
+    /// Authenticated, but not allowed; the reason says which rule refused, never a value.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// The route exists but is switched off in the config, or the record does not exist.
     #[error("not found")]
     NotFound,
     /// The body is not of the media type the route takes (JSON).
     #[error("unsupported media type: send application/json")]
     UnsupportedMediaType,
-    /// Well-formed, but it cannot be done (a record that does not map); the reason names
-    /// what is wrong, never a value.
+    /// Well-formed, but it cannot be done (a record that does not map, a link to a row that
+    /// does not exist); the reason names what is wrong, never a value.
     #[error("unprocessable: {0}")]
     Unprocessable(String),
     /// The database cannot take the request now; the sender should retry.
@@ -39,6 +42,11 @@ impl ApiError {
     /// A 400 with a short reason (ids and names only).
     pub fn bad_request(reason: impl Into<String>) -> Self {
         ApiError::BadRequest(reason.into())
+    }
+
+    /// A 403 with a short reason.
+    pub fn forbidden(reason: impl Into<String>) -> Self {
+        ApiError::Forbidden(reason.into())
     }
 
     /// A 422 with a short reason (ids and names only).
@@ -66,6 +74,7 @@ impl ApiError {
         match self {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,

@@ -54,6 +54,8 @@ pub struct AppState {
     pub coda: crate::push::CodaClient,
     /// Verifies the OIDC tokens of `/sync/*` callers; `None` refuses them all (401).
     pub oidc: Option<Arc<oidc::OidcVerifier>>,
+    /// Who may use `/admin` (IAP, or a loopback dev user); the default admits nobody.
+    pub admin: crate::admin::AdminAuth,
 }
 
 impl AppState {
@@ -69,6 +71,7 @@ impl AppState {
             inbox_notify: Arc::new(Notify::new()),
             outbox_notify: Arc::new(Notify::new()),
             oidc: None,
+            admin: crate::admin::AdminAuth::default(),
         }
     }
 }
@@ -96,6 +99,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::schedule::routes())
         .merge(crate::pubsub::routes())
         .merge(crate::writeback::routes(&state.plan.writeback))
+        .merge(crate::admin::routes())
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
         .layer(TimeoutLayer::with_status_code(

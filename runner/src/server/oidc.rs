@@ -21,7 +21,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::AppState;
 
-mod jwks;
+pub(crate) mod jwks;
 
 /// Google's JWKS.
 pub const GOOGLE_JWKS_URL: &str = "https://www.googleapis.com/oauth2/v3/certs";
@@ -228,6 +228,7 @@ impl OidcVerifier {
             emails,
             keys: jwks::KeyCache::new(
                 config.jwks_url,
+                Algorithm::RS256,
                 Duration::from_secs(config.jwks_cache_secs),
                 Duration::from_secs(config.min_refetch_secs),
             ),

@@ -44,6 +44,12 @@ pub const RECORD_QUARANTINED: &str = "record_quarantined";
 pub const RETENTION_ARCHIVED: &str = "retention_archived";
 /// A retention step failed; nothing was detached or dropped. Fields: `table`, `reason`.
 pub const RETENTION_FAILED: &str = "retention_failed";
+/// A staff member acted from the admin dashboard (replay, retry, run, link, dismiss). Fields:
+/// `action`, `actor` (the staff email), `count`.
+pub const ADMIN_ACTION: &str = "admin_action";
+/// An `/admin` request was refused: no valid IAP assertion (a request that bypassed IAP), or a
+/// signed-in user who is not active staff. Fields: `reason`, `status`, `path`.
+pub const ADMIN_REFUSED: &str = "admin_refused";
 
 /// Every event name, for the contract test and the docs.
 pub const ALL: &[&str] = &[
@@ -61,4 +67,6 @@ pub const ALL: &[&str] = &[
     RECORD_QUARANTINED,
     RETENTION_ARCHIVED,
     RETENTION_FAILED,
+    ADMIN_ACTION,
+    ADMIN_REFUSED,
 ];

@@ -133,7 +133,8 @@ fn serve_settings(role: Role) -> &'static [&'static str] {
             "OIDC_AUDIENCE",
             "OIDC_ALLOWED_EMAILS",
         ],
-        Role::Api | Role::All => &["DATABASE_URL", "GOOGLE_CLOUD_PROJECT"],
+        Role::Api => &["DATABASE_URL", "GOOGLE_CLOUD_PROJECT", "IAP_AUDIENCE"],
+        Role::All => &["DATABASE_URL", "GOOGLE_CLOUD_PROJECT"],
     }
 }
 

@@ -2,6 +2,7 @@
 //! PostgreSQL server (e.g. `postgres://postgres@127.0.0.1:5432/postgres`); each test gets a
 //! fresh database from `#[sqlx::test]`.
 
+mod admin;
 mod cli;
 mod coda_check;
 mod common;

@@ -14,6 +14,15 @@
 # its own beside the runner's one.
 
 locals {
+  # The service names, known before the services exist: the load balancer's serverless NEG
+  # (modules/edge) names the api service from here, so the api service can take IAP's audience
+  # (the admin backend service's id) from that module without a dependency cycle.
+  service_names = {
+    sync = "drchrono-sync"
+    push = "coda-push"
+    api  = "clinical-api"
+  }
+
   # Cloud Run's deterministic service URLs. They are known before the services exist, so the
   # Pub/Sub subscription, the scheduler job and the services' own OIDC_AUDIENCE can all use the
   # same string without a dependency cycle.

@@ -1,6 +1,6 @@
 output "service_names" {
-  description = "The Cloud Run service name of each role (sync, push, api)."
-  value       = { for role, service in google_cloud_run_v2_service.this : role => service.name }
+  description = "The Cloud Run service name of each role (sync, push, api). Known before the services exist (the edge module's NEG and the api service's IAP audience would otherwise form a cycle)."
+  value       = local.service_names
 }
 
 output "service_urls" {

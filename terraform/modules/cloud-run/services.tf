@@ -10,7 +10,7 @@ locals {
     # which CPU throttling outside requests would starve; one warm instance keeps webhook
     # latency low.
     sync = {
-      name            = "drchrono-sync"
+      name            = local.service_names.sync
       role            = "sync"
       service_account = var.service_accounts.sync
       min_instances   = var.min_instances.sync
@@ -48,7 +48,7 @@ locals {
     # the role's outbox worker pushes to Coda after the answer, which CPU throttling outside
     # requests would starve.
     push = {
-      name            = "coda-push"
+      name            = local.service_names.push
       role            = "push"
       service_account = var.service_accounts.push
       min_instances   = var.min_instances.push
@@ -75,7 +75,7 @@ locals {
     # dashboard (/admin, staff through IAP). Reachable only through the HTTPS load balancer
     # (modules/edge), never on its run.app URL.
     api = {
-      name            = "clinical-api"
+      name            = local.service_names.api
       role            = "api"
       service_account = var.service_accounts.api
       min_instances   = var.min_instances.api
@@ -88,6 +88,8 @@ locals {
         LOG_FORMAT           = "json"
         GOOGLE_CLOUD_PROJECT = var.project_id
         DATABASE_URL         = local.database_urls.api
+        # The admin backend's audience: the runner verifies IAP's signed header against it.
+        IAP_AUDIENCE = var.iap_audience
       }
       secrets = {
         CODA_WRITEBACK_SECRET = "coda-writeback-secret"

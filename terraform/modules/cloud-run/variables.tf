@@ -64,6 +64,12 @@ variable "db_users" {
   })
 }
 
+variable "iap_audience" {
+  description = "The aud claim of IAP's signed header on the admin backend (/projects/NUMBER/global/backendServices/ID, the edge module's iap_audience): the api service's IAP_AUDIENCE. Empty refuses every /admin request."
+  type        = string
+  default     = ""
+}
+
 variable "scheduler_email" {
   description = "The email of scheduler-invoker-sa: the only identity the sync service accepts on /sync/* (OIDC_ALLOWED_EMAILS), and the invoker of the retention job."
   type        = string

@@ -407,3 +407,49 @@ resource "google_logging_metric" "oauth_token_not_persisted" {
     system = "EXTRACT(jsonPayload.system)"
   }
 }
+
+resource "google_logging_metric" "admin_action" {
+  project     = var.project_id
+  name        = "runner/admin_action"
+  description = "Actions staff took from the admin dashboard (replay, retry, run, link, dismiss)."
+  filter      = "jsonPayload.event=\"admin_action\" AND resource.type=\"cloud_run_revision\""
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    unit        = "1"
+
+    labels {
+      key         = "action"
+      value_type  = "STRING"
+      description = "The action: replay, retry, run, link or dismiss."
+    }
+  }
+
+  label_extractors = {
+    action = "EXTRACT(jsonPayload.action)"
+  }
+}
+
+resource "google_logging_metric" "admin_refused" {
+  project     = var.project_id
+  name        = "runner/admin_refused"
+  description = "Admin dashboard requests refused: no valid IAP assertion (a request around IAP), a bad form token, or a signed-in user who is not active staff."
+  filter      = "jsonPayload.event=\"admin_refused\" AND resource.type=\"cloud_run_revision\""
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    unit        = "1"
+
+    labels {
+      key         = "status"
+      value_type  = "STRING"
+      description = "The answer: 401, 403 or 503."
+    }
+  }
+
+  label_extractors = {
+    status = "EXTRACT(jsonPayload.status)"
+  }
+}

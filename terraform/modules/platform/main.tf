@@ -158,6 +158,7 @@ module "cloud_run" {
   }
   scheduler_email     = module.iam.emails.scheduler
   pubsub_push_email   = module.iam.emails.pubsub_push
+  iap_audience        = module.edge.iap_audience
   secrets             = module.secrets.secrets
   drchrono_base_url   = var.drchrono_base_url
   coda_base_url       = var.coda_base_url

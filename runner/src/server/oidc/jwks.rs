@@ -1,13 +1,14 @@
-//! The JWKS key cache of the verifier: keys by `kid`, used for a TTL, refetched early (and
-//! rate-limited) when a token names an unknown `kid`, one fetch at a time. Only RSA keys for
-//! RS256 are kept, so an HMAC or EC key in the set can never verify a token.
+//! The JWKS key cache of a verifier: keys by `kid`, used for a TTL, refetched early (and
+//! rate-limited) when a token names an unknown `kid`, one fetch at a time. Only keys of the
+//! verifier's one algorithm are kept (RSA keys for RS256: Google's OIDC tokens; P-256 keys for
+//! ES256: IAP's signed header), so a key of another type in the set can never verify a token.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::DecodingKey;
-use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, KeyAlgorithm};
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm};
+use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 
 use super::OidcError;
@@ -20,8 +21,9 @@ struct KeySet {
 
 /// The cached signing keys of one JWKS URL.
 #[derive(Debug)]
-pub(super) struct KeyCache {
+pub(crate) struct KeyCache {
     url: String,
+    alg: Algorithm,
     ttl: Duration,
     min_refetch: Duration,
     http: reqwest::Client,
@@ -30,10 +32,12 @@ pub(super) struct KeyCache {
 }
 
 impl KeyCache {
-    /// An empty cache for `url`; nothing is fetched until the first token.
-    pub(super) fn new(url: String, ttl: Duration, min_refetch: Duration) -> Self {
+    /// An empty cache for `url` keeping the keys of `alg` (RS256 or ES256); nothing is fetched
+    /// until the first token.
+    pub(crate) fn new(url: String, alg: Algorithm, ttl: Duration, min_refetch: Duration) -> Self {
         KeyCache {
             url,
+            alg,
             ttl,
             min_refetch,
             http: crate::source::http_client(Duration::from_secs(10)),
@@ -43,7 +47,7 @@ impl KeyCache {
     }
 
     /// The key `kid`: from the cache while fresh; otherwise, or when unknown, after a refetch.
-    pub(super) async fn key(&self, kid: &str) -> Result<DecodingKey, OidcError> {
+    pub(crate) async fn key(&self, kid: &str) -> Result<DecodingKey, OidcError> {
         let cached = self.cached();
         if let Some(set) = &cached {
             let age = set.fetched.elapsed();
@@ -97,8 +101,9 @@ impl KeyCache {
         Ok(set)
     }
 
-    /// The RSA signing keys of the JWKS, by `kid`. Keys of other types or algorithms are
-    /// skipped, so an HMAC or EC key can never verify a token.
+    /// The signing keys of the JWKS for the cache's algorithm, by `kid`. Keys of other types,
+    /// curves or algorithms are skipped, so an HMAC or RSA key can never verify an ES256 token
+    /// (nor an EC key an RS256 one).
     async fn fetch(&self) -> Result<HashMap<String, DecodingKey>, String> {
         #[derive(Deserialize)]
         struct RawSet {
@@ -122,19 +127,22 @@ impl KeyCache {
             let Ok(jwk) = serde_json::from_value::<Jwk>(value) else {
                 continue;
             };
-            let rs256 = jwk
-                .common
-                .key_algorithm
-                .is_none_or(|a| a == KeyAlgorithm::RS256);
-            if let (Some(kid), AlgorithmParameters::RSA(_), true) =
-                (&jwk.common.key_id, &jwk.algorithm, rs256)
+            let (wanted, shape) = match (self.alg, &jwk.algorithm) {
+                (Algorithm::RS256, AlgorithmParameters::RSA(_)) => (KeyAlgorithm::RS256, true),
+                (Algorithm::ES256, AlgorithmParameters::EllipticCurve(p)) => {
+                    (KeyAlgorithm::ES256, p.curve == EllipticCurve::P256)
+                }
+                _ => continue,
+            };
+            let alg_ok = jwk.common.key_algorithm.is_none_or(|a| a == wanted);
+            if let (Some(kid), true, true) = (&jwk.common.key_id, shape, alg_ok)
                 && let Ok(key) = DecodingKey::from_jwk(&jwk)
             {
                 keys.insert(kid.clone(), key);
             }
         }
         if keys.is_empty() {
-            return Err("JWKS holds no RS256 key".into());
+            return Err(format!("JWKS holds no {:?} key", self.alg));
         }
         Ok(keys)
     }
