@@ -98,7 +98,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::ingest::routes(&state.plan))
         .merge(crate::schedule::routes())
         .merge(crate::pubsub::routes())
-        .merge(crate::writeback::routes(&state.plan.writeback))
+        .merge(crate::writeback::routes(&state.plan))
         .merge(crate::admin::routes())
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))

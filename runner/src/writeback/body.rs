@@ -19,6 +19,8 @@ pub struct Change {
     pub values: Map<String, Value>,
     /// The `version` the caller read, if given.
     pub version: Option<String>,
+    /// The same fields as the request carried them (what the Coda row shows).
+    pub sent: Map<String, Value>,
 }
 
 /// Validates `body` for `ep`.
@@ -46,9 +48,10 @@ pub fn validate(ep: &Endpoint, body: &[u8]) -> Result<Change, Vec<FieldError>> {
             ));
             continue;
         };
-        match check(field, value) {
+        match check(field, value.clone()) {
             Ok(v) => {
-                change.values.insert(name, v);
+                change.values.insert(name.clone(), v);
+                change.sent.insert(name, value);
             }
             Err(reason) => errors.push(FieldError::new(name, reason)),
         }

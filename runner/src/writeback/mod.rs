@@ -10,6 +10,7 @@
 //! Nothing is written on any refusal; no value of a body reaches a log line or an answer.
 
 pub mod body;
+mod echo;
 mod error;
 pub mod store;
 
@@ -24,9 +25,11 @@ use axum::routing::patch;
 use serde_json::json;
 use subtle::ConstantTimeEq as _;
 
-use crate::config::writeback::{Endpoint, WritebackFile};
+use crate::config::Plan;
+use crate::config::writeback::Endpoint;
 use crate::server::AppState;
 use crate::store::{StoreError, set_actor};
+use echo::Echo;
 pub use error::{FieldError, WritebackError};
 use store::{EndpointSql, StoredRow};
 
@@ -41,16 +44,22 @@ struct Compiled {
     secret: Vec<u8>,
     secret_header: String,
     user_header: String,
+    echo: Option<Echo>,
 }
 
-/// The routes of every endpoint of `file`, or none when its secret is empty (write-back
-/// disabled; `runner serve` says so). An endpoint whose names are not identifiers is skipped
-/// (`runner validate` refuses such a file, so a running server never has one).
-pub fn routes(file: &WritebackFile) -> Router<AppState> {
+/// The routes of every endpoint of the plan's write-back file, or none when its secret is
+/// empty (write-back disabled; `runner serve` says so). An endpoint whose names are not
+/// identifiers is skipped (`runner validate` refuses such a file, so a running server never
+/// has one).
+pub fn routes(plan: &Plan) -> Router<AppState> {
+    let file = &plan.writeback;
     let mut router = Router::new();
     if file.secret.is_empty() {
         return router;
     }
+    // Mappings that do not compile are refused by `runner validate`; without them the push
+    // simply sends every changed row.
+    let maps = crate::push::Mappings::compile(plan).ok().map(Arc::new);
     for ep in &file.endpoints {
         let Ok(sql) = EndpointSql::new(ep) else {
             continue;
@@ -61,6 +70,7 @@ pub fn routes(file: &WritebackFile) -> Router<AppState> {
             secret: file.secret.expose().as_bytes().to_vec(),
             secret_header: file.secret_header.clone(),
             user_header: file.user_header.clone(),
+            echo: maps.clone().map(|m| Echo::new(m, &ep.table)),
         });
         router = router.route(
             &ep.path,
@@ -145,7 +155,14 @@ async fn apply(
                 .await
                 .map_err(store)?
             {
-                Some(row) => (row, true, false),
+                Some(row) => {
+                    if let Some(echo) = &c.echo {
+                        echo.record_shown(&mut tx, &current.row, &change.sent)
+                            .await
+                            .map_err(store)?;
+                    }
+                    (row, true, false)
+                }
                 None => (current, false, false),
             }
         }

@@ -2,6 +2,7 @@
 //! updates its row audited as the staff member, an unchanged PATCH writes nothing, every bad
 //! input gets its status and writes nothing, optimistic concurrency, concurrent PATCHes.
 
+mod echo;
 mod refusals;
 
 use std::sync::Arc;
