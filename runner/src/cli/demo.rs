@@ -71,6 +71,7 @@ async fn run_demo(dir: &Path, args: Args) -> anyhow::Result<i32> {
     let local = listener.local_addr()?;
     let server_url = format!("http://{local}");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    seed_admin(&demo.state.pool).await?;
     let mut state = demo.state.clone();
     // The dashboard with a local stand-in for IAP, as `runner serve --admin-dev-user` (only on
     // a loopback listener), signed in as a demo admin.
@@ -83,7 +84,6 @@ async fn run_demo(dir: &Path, args: Args) -> anyhow::Result<i32> {
     .auth(local)
     {
         Ok(auth) => {
-            seed_admin(&state.pool).await?;
             state.admin = auth;
             true
         }
@@ -130,6 +130,12 @@ async fn run_demo(dir: &Path, args: Args) -> anyhow::Result<i32> {
     );
     println!("3. Push to Coda (diff-only upsertRows by column id)");
     push_all(&demo).await?;
+    println!("4. From people: questionnaires (app and email) and an intake completed in Coda");
+    let people = crate::demo::traffic_from_people(&demo, &server_url, DEMO_ADMIN).await?;
+    println!(
+        "   sent {} questionnaire responses and {} write-back from Coda (as {DEMO_ADMIN})",
+        people.questionnaires, people.writebacks
+    );
     // The outbox worker confirms the change events of everything above; rows Coda already
     // holds are not sent again.
     crate::demo::wait_until(std::time::Duration::from_secs(120), || async {
@@ -156,6 +162,8 @@ async fn run_demo(dir: &Path, args: Args) -> anyhow::Result<i32> {
     }
     println!("  DrChrono webhooks {server_url}/webhooks/drchrono");
     println!("  Deep Cura hooks   {server_url}/webhooks/deepcura");
+    println!("  questionnaires    {server_url}/inbound/questionnaires");
+    println!("  write-back        {server_url}/api/intake/{{appointment_id}} (PATCH)");
     println!(
         "  DrChrono sim      {}/api/patients (Bearer token needed)",
         demo.drchrono.url()
@@ -167,7 +175,8 @@ async fn run_demo(dir: &Path, args: Args) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// The demo's staff member, an admin of the dashboard.
+/// The demo's staff member: an admin of the dashboard, and the one who completes an intake in
+/// Coda.
 #[cfg(feature = "demo")]
 const DEMO_ADMIN: &str = "demo-admin@clinic.example";
 
@@ -206,7 +215,7 @@ async fn push_all(demo: &crate::demo::Demo) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("push of {table}"))?;
         println!(
-            "   {table:<22} {} rows sent in {} calls ({} unchanged)",
+            "   {table:<24} {} rows sent in {} calls ({} unchanged)",
             out.rows_sent, out.calls, out.unchanged
         );
     }

@@ -10,6 +10,7 @@ mod traffic;
 
 pub use coda::create_tables;
 pub use summary::Summary;
+pub use traffic::FromPeople;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -29,6 +30,7 @@ use crate::sync::{Progress, SyncOptions, run_pipeline};
 const WEBHOOK_SECRET: &str = "demo-webhook-secret";
 const DEEPCURA_SECRET: &str = "demo-deepcura-secret";
 const INBOUND_SECRET: &str = "demo-inbound-secret";
+const WRITEBACK_SECRET: &str = "demo-writeback-secret";
 const CODA_TOKEN: &str = "demo-coda-token";
 const DOC_ID: &str = "doc-demo";
 
@@ -62,7 +64,7 @@ pub fn env(drchrono_url: &str, coda_url: &str) -> Env {
         ("CODA_BASE_URL", coda_url),
         ("CODA_API_TOKEN", CODA_TOKEN),
         ("CODA_DOC_ID", DOC_ID),
-        ("CODA_WRITEBACK_SECRET", "demo-writeback-secret"),
+        ("CODA_WRITEBACK_SECRET", WRITEBACK_SECRET),
         ("INBOUND_SECRET", INBOUND_SECRET),
     ];
     Env::Map(
@@ -149,6 +151,16 @@ impl Demo {
         .context("the inbox did not drain")?;
         Ok(sent)
     }
+}
+
+/// Sends what people send back (questionnaires, a write-back from Coda) to the server at
+/// `server_url`, as staff member `staff`.
+pub async fn traffic_from_people(
+    demo: &Demo,
+    server_url: &str,
+    staff: &str,
+) -> anyhow::Result<FromPeople> {
+    traffic::from_people(demo, server_url, staff).await
 }
 
 /// Drops and recreates the database, then migrates it.

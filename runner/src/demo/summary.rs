@@ -19,6 +19,10 @@ pub struct Summary {
     pub coda_calls: (u64, u64),
     /// DrChrono API requests and 429s.
     pub drchrono_calls: (u64, u64),
+    /// Questionnaire responses stored, and linked to their patient.
+    pub questionnaires: (i64, i64),
+    /// Rows changed by write-backs from Coda (audited as `coda:<email>`).
+    pub writebacks: i64,
     /// Inbox entries by status.
     pub inbox: Vec<(String, i64)>,
     /// Wall time.
@@ -54,6 +58,15 @@ impl Summary {
         let review = crate::link::review_queue(&mut *pool.acquire().await?, &demo.state.plan.links)
             .await?
             .len() as i64;
+        let questionnaires = sqlx::query_as(
+            "select count(*), count(patient_id) from questionnaire_responses where deleted_at is null",
+        )
+        .fetch_one(pool)
+        .await?;
+        let writebacks =
+            sqlx::query_scalar("select count(*) from change_log where actor like 'coda:%'")
+                .fetch_one(pool)
+                .await?;
         let inbox =
             sqlx::query_as("select status, count(*) from inbox group by status order by status")
                 .fetch_all(pool)
@@ -71,6 +84,8 @@ impl Summary {
             tables,
             linked,
             review,
+            questionnaires,
+            writebacks,
             coda_rows,
             coda_calls: (cs.writes, cs.reads),
             drchrono_calls: (ds.requests_total, ds.throttled),
@@ -85,10 +100,20 @@ impl std::fmt::Display for Summary {
         writeln!(f, "\nDemo summary")?;
         writeln!(f, "  rows per table (PostgreSQL):")?;
         for (t, n) in &self.tables {
-            writeln!(f, "    {t:<22} {n:>7}")?;
+            writeln!(f, "    {t:<24} {n:>7}")?;
         }
         writeln!(f, "  Deep Cura notes linked:  {}", self.linked)?;
         writeln!(f, "  rows waiting for review: {}", self.review)?;
+        writeln!(
+            f,
+            "  questionnaires:          {} stored, {} linked to their patient",
+            self.questionnaires.0, self.questionnaires.1
+        )?;
+        writeln!(
+            f,
+            "  write-backs from Coda:   {} (row changes audited as coda:<email>)",
+            self.writebacks
+        )?;
         let inbox: Vec<String> = self.inbox.iter().map(|(s, n)| format!("{n} {s}")).collect();
         writeln!(f, "  webhook inbox:           {}", inbox.join(", "))?;
         writeln!(
