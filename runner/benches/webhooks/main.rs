@@ -11,8 +11,12 @@
 #[path = "../sync/util.rs"]
 mod util;
 
+mod load;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use load::load;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -97,8 +101,8 @@ async fn main() -> anyhow::Result<()> {
             ..r.clone()
         })
         .collect();
-    let base = load(&http, &base_url, &baseline_reqs).await?;
-    let hook = load(&http, &url, &requests).await?;
+    let base = load(&http, &base_url, &baseline_reqs, RATE).await?;
+    let hook = load(&http, &url, &requests, RATE).await?;
     let stopped = Instant::now();
     loop {
         let pending: i64 =
@@ -138,55 +142,4 @@ async fn main() -> anyhow::Result<()> {
     let _ = stop_tx.send(());
     let _ = server.await;
     db.drop().await
-}
-
-struct Latencies {
-    ms: Vec<f64>,
-    errors: usize,
-}
-
-impl Latencies {
-    fn p(&self, q: f64) -> f64 {
-        if self.ms.is_empty() {
-            return f64::NAN;
-        }
-        let i = ((q / 100.0) * (self.ms.len() - 1) as f64).round() as usize;
-        self.ms[i.min(self.ms.len() - 1)]
-    }
-}
-
-/// Sends `reqs` at `RATE` per second regardless of answers (open loop), recording latencies.
-async fn load(
-    http: &reqwest::Client,
-    base: &str,
-    reqs: &[WebhookRequest],
-) -> anyhow::Result<Latencies> {
-    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / RATE));
-    let mut tasks = Vec::with_capacity(reqs.len());
-    for r in reqs {
-        tick.tick().await;
-        let (http, r, base) = (http.clone(), r.clone(), base.to_string());
-        tasks.push(tokio::spawn(async move {
-            let t = Instant::now();
-            let ok = r
-                .send(&http, &base)
-                .await
-                .map(|resp| resp.status().is_success())
-                .unwrap_or(false);
-            (t.elapsed().as_secs_f64() * 1000.0, ok)
-        }));
-    }
-    let mut out = Latencies {
-        ms: Vec::new(),
-        errors: 0,
-    };
-    for t in tasks {
-        let (ms, ok) = t.await?;
-        out.ms.push(ms);
-        if !ok {
-            out.errors += 1;
-        }
-    }
-    out.ms.sort_by(f64::total_cmp);
-    Ok(out)
 }

@@ -86,7 +86,12 @@ pub async fn send(demo: &Demo, base: &str) -> anyhow::Result<Sent> {
         Resource::Appointments,
         json!({"patient": patient["id"], "doctor": patient["doctor"], "scheduled_time": today, "duration": 50, "status": "Complete", "reason": "Follow-up (demo)"}),
     )?;
-    if let Some(req) = hooks.deliver_record(dr, Resource::Appointments, &appt["id"], true) {
+    if let Some(req) = hooks.deliver_record(
+        dr,
+        Resource::Appointments,
+        appt["id"].as_str().unwrap_or_default(),
+        true,
+    ) {
         post(req).await?;
         sent.drchrono += 1;
     }
