@@ -16,14 +16,19 @@ pub struct Args {
     /// Where the demo server listens (`127.0.0.1:0` picks a free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// The demo database; it is dropped and recreated.
-    #[arg(
-        long,
-        env = "DEMO_DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/clinical_demo"
-    )]
-    pub database_url: String,
+    /// The demo database; it is dropped and recreated. Default: `clinical_demo` on
+    /// 127.0.0.1:5432 when a server answers there, else a throwaway PostgreSQL.
+    #[arg(long, env = "DEMO_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Run on a throwaway PostgreSQL (initdb in a temporary folder, removed on exit) even
+    /// when a server is running.
+    #[arg(long, conflicts_with = "database_url")]
+    pub throwaway_db: bool,
 }
+
+/// The demo database on the local server.
+#[cfg(feature = "demo")]
+const LOCAL_DEMO_DB: &str = "postgres://postgres@127.0.0.1:5432/clinical_demo";
 
 /// Runs the command. A build without the `demo` feature (the production image) has no
 /// simulators: it says how to get them and exits 2.
@@ -54,14 +59,29 @@ async fn run_demo(dir: &Path, args: Args) -> anyhow::Result<i32> {
     use crate::demo::{Demo, Summary};
     use crate::server::serve_with;
 
-    let demo = Demo::start(dir, &args.database_url, args.patients).await?;
+    let (database_url, _throwaway) = match (args.database_url.clone(), args.throwaway_db) {
+        (Some(url), _) => (url, None),
+        (None, false) if crate::demo::reachable(LOCAL_DEMO_DB).await => {
+            (LOCAL_DEMO_DB.to_string(), None)
+        }
+        (None, _) => {
+            let pg = crate::demo::Throwaway::start()?;
+            println!(
+                "Throwaway PostgreSQL: {} (port {}), removed on exit",
+                pg.dir().display(),
+                pg.port
+            );
+            (pg.url("clinical_demo"), Some(pg))
+        }
+    };
+    let demo = Demo::start(dir, &database_url, args.patients).await?;
     println!(
         "DrChrono simulator: {}  ({} fake patients)",
         demo.drchrono.url(),
         args.patients
     );
     println!("Coda simulator:     {}", demo.coda.url());
-    println!("Demo database:      {}", args.database_url);
+    println!("Demo database:      {database_url}");
     let listener = match TcpListener::bind(args.listen).await {
         Ok(l) => l,
         Err(_) => TcpListener::bind("127.0.0.1:0")

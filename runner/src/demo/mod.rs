@@ -6,10 +6,12 @@
 
 mod coda;
 mod summary;
+mod throwaway;
 mod traffic;
 
 pub use coda::create_tables;
 pub use summary::Summary;
+pub use throwaway::Throwaway;
 pub use traffic::FromPeople;
 
 use std::collections::BTreeMap;
@@ -161,6 +163,19 @@ pub async fn traffic_from_people(
     staff: &str,
 ) -> anyhow::Result<FromPeople> {
     traffic::from_people(demo, server_url, staff).await
+}
+
+/// Whether a PostgreSQL server answers for `url` within a few seconds.
+pub async fn reachable(url: &str) -> bool {
+    use sqlx::Connection as _;
+    let Some((server, _)) = url.rsplit_once('/') else {
+        return false;
+    };
+    let connect = sqlx::PgConnection::connect(&format!("{server}/postgres"));
+    matches!(
+        tokio::time::timeout(Duration::from_secs(3), connect).await,
+        Ok(Ok(_))
+    )
 }
 
 /// Drops and recreates the database, then migrates it.

@@ -220,3 +220,50 @@ fn schema_check_detects_a_stale_schema_and_schema_rewrites_it() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn demo_with_a_throwaway_postgresql_runs_the_whole_flow_and_removes_it_on_exit() {
+    let o = runner(&common::repo())
+        .env_remove("DEMO_DATABASE_URL")
+        .args([
+            "demo",
+            "--exit",
+            "--patients",
+            "4",
+            "--listen",
+            "127.0.0.1:0",
+            "--throwaway-db",
+        ])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = out(&o);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("Throwaway PostgreSQL: "))
+        .expect("the demo says where its database lives");
+    let dir = line
+        .trim_start_matches("Throwaway PostgreSQL: ")
+        .split(" (port")
+        .next()
+        .unwrap();
+    assert!(stdout.contains("Demo summary"), "{stdout}");
+    assert!(
+        stdout.contains("questionnaires:          2 stored, 2 linked"),
+        "{stdout}"
+    );
+    assert!(
+        !Path::new(dir).exists(),
+        "the throwaway cluster is removed on exit"
+    );
+    let port: u16 = line
+        .split("(port ")
+        .nth(1)
+        .and_then(|p| p.split(')').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap();
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the throwaway server is stopped"
+    );
+}
