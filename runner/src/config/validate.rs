@@ -617,11 +617,29 @@ fn check_mappings(config: &Config, tables: &Tables<'_>, diags: &mut Diagnostics)
                     }
                 }
                 (None, Some(t)) => {
-                    if let Err(e) = env.add_template_owned(format!("{name}.{i}"), t.clone()) {
+                    let tname = format!("{name}.{i}");
+                    if let Err(e) = env.add_template_owned(tname.clone(), t.clone()) {
                         diags.push(src.error(
                             &format!("{at}/template"),
                             format!("template does not compile: {e}"),
                         ));
+                    } else if let (Some(cs), Ok(tmpl)) = (cols, env.get_template(&tname)) {
+                        // A name the row does not have would fail every row at push time.
+                        let mut unknown: Vec<String> = tmpl
+                            .undeclared_variables(false)
+                            .into_iter()
+                            .filter(|v| !cs.contains(v))
+                            .collect();
+                        unknown.sort();
+                        for v in unknown {
+                            diags.push(src.error(
+                                &format!("{at}/template"),
+                                format!(
+                                    "template names `{v}`, which is not a column of `{}`",
+                                    m.source
+                                ),
+                            ));
+                        }
                     }
                 }
                 _ => {

@@ -11,6 +11,9 @@ use crate::config::field_type::FieldType;
 use crate::config::locate::escape;
 use crate::config::pipeline::{Lookup, PipelineFile};
 
+/// The variables a transform template may read: the extracted `value` and the whole `record`.
+const TRANSFORM_VARIABLES: [&str; 2] = ["value", "record"];
+
 /// One column, ready to compute.
 #[derive(Debug, Clone)]
 pub struct CompiledField {
@@ -133,10 +136,33 @@ impl CompiledPipeline {
                 .path
                 .as_ref()
                 .and_then(|p| path(&mut errors, p, format!("{at}/path")));
+            let mut reads_record = false;
             let transform = m.transform.as_ref().and_then(|src| {
                 let tname = format!("{name}.{col}");
                 match env.add_template_owned(tname.clone(), src.clone()) {
-                    Ok(()) => Some(tname),
+                    Ok(()) => {
+                        let names = env
+                            .get_template(&tname)
+                            .map(|t| t.undeclared_variables(false))
+                            .unwrap_or_default();
+                        // The analysis does not look inside slices (`record.x[:1]`), so the
+                        // text decides too: handing the record over when unneeded costs little.
+                        reads_record = names.contains("record") || src.contains("record");
+                        let mut unknown: Vec<&String> = names
+                            .iter()
+                            .filter(|v| !TRANSFORM_VARIABLES.contains(&v.as_str()))
+                            .collect();
+                        unknown.sort();
+                        for v in unknown {
+                            errors.push((
+                                format!("{at}/transform"),
+                                format!(
+                                    "field {col}: template names `{v}`; a transform sees only `value` and `record`"
+                                ),
+                            ));
+                        }
+                        Some(tname)
+                    }
                     Err(e) => {
                         errors.push((
                             format!("{at}/transform"),
@@ -151,10 +177,7 @@ impl CompiledPipeline {
                 ty: m.ty,
                 path: compiled_path,
                 transform,
-                transform_reads_record: m
-                    .transform
-                    .as_deref()
-                    .is_some_and(|t| t.contains("record")),
+                transform_reads_record: reads_record,
                 default: m.default.clone(),
                 required: m.required,
                 lookup: m.lookup.clone(),

@@ -267,3 +267,49 @@ fn demo_with_a_throwaway_postgresql_runs_the_whole_flow_and_removes_it_on_exit()
         "the throwaway server is stopped"
     );
 }
+
+#[test]
+fn validate_reports_a_misspelt_template_variable_and_a_table_name_that_is_no_identifier() {
+    let dir = copy();
+    replace(
+        &dir.join("mappings/patients.yaml"),
+        "[first_name, last_name]",
+        "[first_name, nick_nmae]",
+    );
+    replace(
+        &dir.join("pipelines/appointments.yaml"),
+        "{{ value[:10] if value }}",
+        "{{ valeu[:10] if valeu }}",
+    );
+    replace(
+        &dir.join("pipelines/line_items.yaml"),
+        "table: line_items",
+        "table: Line_Items",
+    );
+    let o = runner(&dir).arg("validate").output().unwrap();
+    let (stdout, stderr) = out(&o);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(!stdout.contains("Config valid."), "{stdout}");
+    let located = |file: &str, line: u32, needle: &str| {
+        stderr.lines().any(|l| {
+            let parts: Vec<&str> = l.splitn(4, ':').collect();
+            parts.len() == 4
+                && parts[0].ends_with(file)
+                && parts[1].parse::<u32>() == Ok(line)
+                && parts[3].contains(needle)
+        })
+    };
+    assert!(
+        located("mappings/patients.yaml", 23, "`nick_nmae`"),
+        "{stderr}"
+    );
+    assert!(
+        located("pipelines/appointments.yaml", 69, "`valeu`"),
+        "{stderr}"
+    );
+    assert!(
+        located("pipelines/line_items.yaml", 17, "Line_Items"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
