@@ -111,6 +111,58 @@ fn validate_reports_a_typo_a_wrong_type_and_a_dangling_link_at_once_with_locatio
 }
 
 #[test]
+fn validate_warns_about_a_list_endpoint_without_page_size_and_still_passes() {
+    let o = runner(&common::repo()).arg("validate").output().unwrap();
+    let (_, stderr) = out(&o);
+    assert!(!stderr.contains("warning:"), "the shipped config: {stderr}");
+
+    let dir = copy();
+    replace(
+        &dir.join("pipelines/systems.yaml"),
+        "  page_size: 250\n",
+        "",
+    );
+    replace(
+        &dir.join("pipelines/appointments.yaml"),
+        "page_size: 250",
+        "page_size: 1000",
+    );
+    let o = runner(&dir).arg("validate").output().unwrap();
+    let (_, stderr) = out(&o);
+    assert_eq!(o.status.code(), Some(0), "warnings never fail: {stderr}");
+    let warned = |file: &str, needle: &str| {
+        stderr.lines().any(|l| {
+            let parts: Vec<&str> = l.splitn(4, ':').collect();
+            parts.len() == 4
+                && parts[0].ends_with(file)
+                && parts[1].parse::<u32>().is_ok_and(|n| n > 1)
+                && parts[2].parse::<u32>().is_ok()
+                && parts[3].starts_with(" warning: ")
+                && parts[3].contains(needle)
+        })
+    };
+    assert!(
+        warned(
+            "patients.yaml",
+            "/api/patients is listed without `page_size`"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        warned("appointments.yaml", "page_size 1000 is cut down to 250"),
+        "{stderr}"
+    );
+    // Pipelines that set their own page size are left alone.
+    assert!(
+        !stderr
+            .lines()
+            .any(|l| l.contains("insurance_records.yaml") && l.contains("warning:")),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
 fn validate_env_names_each_unset_variable() {
     let o = runner(&common::repo())
         .args(["validate", "--env"])
