@@ -26,12 +26,15 @@ pub fn drchrono_max_page(params: &std::collections::BTreeMap<String, String>) ->
 /// Warns about DrChrono list pipelines whose page size is left to the default (neither the
 /// pipeline nor `systems.yaml` sets one) or exceeds what the endpoint returns.
 pub fn check(config: &Config, diags: &mut Diagnostics) {
-    let system_default = config.systems.as_ref().and_then(|s| {
-        s.source
-            .raw
-            .pointer("/drchrono/page_size")
-            .map(|_| s.value.drchrono.page_size)
-    });
+    // Without a usable systems.yaml its own errors say enough.
+    let Some(systems) = &config.systems else {
+        return;
+    };
+    let system_default = systems
+        .source
+        .raw
+        .pointer("/drchrono/page_size")
+        .map(|_| systems.value.drchrono.page_size);
     for doc in config.pipelines.values() {
         let src = &doc.value.source;
         let Some(endpoint) = src.endpoint.as_deref() else {
