@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::config::{Diagnostics, Env, EnvMode, Plan};
+use crate::config::{Env, EnvMode, Plan};
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -38,7 +38,7 @@ pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
     let diags = match Plan::load(dir, &Env::Process, mode) {
         Err(diags) => diags,
         Ok((plan, config)) => {
-            let mut diags = Diagnostics::default();
+            let mut diags = config.findings.clone();
             if args.db {
                 super::validate_db::check(
                     &plan,
@@ -61,7 +61,11 @@ pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
         eprintln!("{} error(s).", diags.error_count());
         Ok(1)
     } else {
-        println!("Config valid.");
+        if diags.0.is_empty() {
+            println!("Config valid.");
+        } else {
+            println!("Config valid ({} finding(s) above).", diags.0.len());
+        }
         Ok(0)
     }
 }

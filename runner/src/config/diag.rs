@@ -11,6 +11,8 @@ use super::locate::Pos;
 pub enum Severity {
     /// The config cannot run; `runner validate` exits non-zero.
     Error,
+    /// The config runs, but probably not as meant (e.g. wastes the request budget).
+    Warning,
     /// Worth a look, never fatal.
     Notice,
 }
@@ -39,6 +41,14 @@ impl Diagnostic {
         }
     }
 
+    /// A warning at `pos` of `file`.
+    pub fn warning(file: &Path, pos: Pos, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(file, pos, message)
+        }
+    }
+
     /// A notice at `pos` of `file`.
     pub fn notice(file: &Path, pos: Pos, message: impl Into<String>) -> Self {
         Diagnostic {
@@ -51,6 +61,7 @@ impl Diagnostic {
     pub fn github(&self) -> String {
         let level = match self.severity {
             Severity::Error => "error",
+            Severity::Warning => "warning",
             Severity::Notice => "notice",
         };
         format!(
@@ -67,6 +78,7 @@ impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let tag = match self.severity {
             Severity::Error => "",
+            Severity::Warning => "warning: ",
             Severity::Notice => "notice: ",
         };
         write!(

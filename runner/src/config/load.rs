@@ -44,6 +44,11 @@ impl SourceFile {
         Diagnostic::error(&self.path, self.index.key(pointer), message)
     }
 
+    /// A warning located at the value under `pointer`.
+    pub fn warning(&self, pointer: &str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::warning(&self.path, self.index.value(pointer), message)
+    }
+
     /// A notice located at the value under `pointer`.
     pub fn notice(&self, pointer: &str, message: impl Into<String>) -> Diagnostic {
         Diagnostic::notice(&self.path, self.index.value(pointer), message)
@@ -84,6 +89,11 @@ pub struct Config {
     pub mappings: BTreeMap<String, Doc<CodaMappingFile>>,
     /// `pipelines/tests/*.yaml`.
     pub fixtures: Vec<Doc<FixtureFile>>,
+    /// Warnings and notices of a config without errors (filled by [`Plan::load`]), for
+    /// `runner validate` to show.
+    ///
+    /// [`Plan::load`]: super::Plan::load
+    pub findings: Diagnostics,
 }
 
 /// How `${VAR}`s are treated while loading.

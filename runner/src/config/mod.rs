@@ -10,6 +10,7 @@ pub mod links;
 pub mod load;
 pub mod locate;
 pub mod needs;
+pub mod page_size;
 pub mod pipeline;
 pub mod plan;
 pub mod relations;

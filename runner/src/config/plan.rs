@@ -76,16 +76,17 @@ pub struct Plan {
 impl Plan {
     /// Loads, validates and resolves the config under `dir`. Any error refuses the whole plan.
     pub fn load(dir: &Path, env: &Env, mode: EnvMode) -> Result<(Plan, Config), Diagnostics> {
-        let (config, mut diags) = load_dir(dir, env, mode);
+        let (mut config, mut diags) = load_dir(dir, env, mode);
         let mut compiled = super::validate::check(&config, &mut diags);
         if diags.has_errors() {
             return Err(diags.finish());
         }
         let order = dependency_order(&config).unwrap_or_default();
+        config.findings = diags.finish();
         let (Some(systems), Some(links), Some(writeback)) =
             (&config.systems, &config.links, &config.writeback)
         else {
-            return Err(diags.finish());
+            return Err(config.findings);
         };
         let pipelines: Vec<PlannedPipeline> = order
             .iter()

@@ -24,6 +24,7 @@ pub fn check(config: &Config, diags: &mut Diagnostics) -> BTreeMap<String, Compi
     check_writeback(config, &tables, diags);
     check_mappings(config, &tables, diags);
     check_fixtures(config, diags);
+    super::page_size::check(config, diags);
     compiled
 }
 

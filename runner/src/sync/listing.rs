@@ -10,8 +10,14 @@ use crate::config::pipeline::Source;
 use crate::mapping::CompiledPipeline;
 use crate::source::{RestClient, SourceError};
 
-/// Pages buffered between fetching and writing.
-pub const PAGE_BUFFER: usize = 2;
+/// Pages buffered between fetching and writing. The writer takes whatever is ready (up to
+/// [`WRITE_BATCH_RECORDS`]) in one transaction, so while it writes, up to this many pages are
+/// fetched ahead; memory stays bounded by it whatever the size of the listing.
+pub const PAGE_BUFFER: usize = 3;
+
+/// Records the writer gathers from ready pages into one transaction: fewer, larger statements
+/// and commits when writing is slower than fetching, no waiting when it is not.
+pub const WRITE_BATCH_RECORDS: usize = 1_000;
 
 /// One query of a listing: the first page's parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +38,21 @@ pub struct Page {
     /// When the page was read from the source (a second before its request was sent, for
     /// clock skew): a row written after that is newer than the page.
     pub read_at: chrono::DateTime<chrono::Utc>,
+    /// Source pages gathered in this one (1 as fetched).
+    pub pages: u64,
+}
+
+impl Page {
+    /// Appends the page that followed this one in the listing: the batch continues where that
+    /// one ends, and counts as read when the earlier of the two was (a row written after that
+    /// is newer than part of the batch, so it is kept).
+    pub fn append(&mut self, next: Page) {
+        self.records.extend(next.records);
+        self.segment = next.segment;
+        self.next = next.next;
+        self.read_at = self.read_at.min(next.read_at);
+        self.pages += next.pages;
+    }
 }
 
 /// The time a read from the source happens, for the write that follows to tell what is newer:
@@ -138,6 +159,7 @@ pub fn spawn_fetch(
                     records,
                     next: next.clone(),
                     read_at,
+                    pages: 1,
                 };
                 if tx.send(Ok(page)).await.is_err() {
                     return;

@@ -10,6 +10,7 @@ mod error;
 mod full;
 mod listing;
 pub mod log;
+mod order;
 mod page;
 pub mod quarantine;
 mod run;
@@ -19,6 +20,7 @@ pub use cursor::{ResumeState, parse as parse_cursor};
 pub use error::SyncError;
 pub use full::key_text;
 pub use listing::{Segment, read_time, segments};
+pub use order::{Job, run_in_order};
 pub use page::record_key;
 pub use run::{run_pipeline, upsert_target};
 

@@ -9,7 +9,7 @@ use sqlx::{PgConnection, PgPool};
 
 use super::cursor::{self, ResumeState};
 use super::error::SyncError;
-use super::listing::{segments, spawn_fetch};
+use super::listing::{WRITE_BATCH_RECORDS, segments, spawn_fetch};
 use super::page::{self, record_key};
 use super::{ACTOR, Progress, SyncOptions, SyncReport, full, log, quarantine};
 use crate::config::{Plan, PlannedPipeline};
@@ -164,9 +164,19 @@ async fn execute(
         resume_url,
         Some(pool.clone()),
     );
+    let mut failed = None;
     while let Some(page) = pages.recv().await {
         let mut page = page?;
-        report.pages += 1;
+        // Pages already fetched go into the same transaction; a fetch error after them is
+        // reported once they are written, as it would have been page by page.
+        while page.records.len() < WRITE_BATCH_RECORDS && failed.is_none() {
+            match pages.try_recv() {
+                Ok(Ok(more)) => page.append(more),
+                Ok(Err(e)) => failed = Some(e),
+                Err(_) => break,
+            }
+        }
+        report.pages += page.pages;
         report.records += page.records.len() as u64;
         let stripped: usize = page.records.iter_mut().map(strip_nul).sum();
         if stripped > 0 {
@@ -196,6 +206,13 @@ async fn execute(
         let last = page.next.is_none() && page.segment + 1 == total_segments;
         let mut tx = pool.begin().await?;
         set_actor(&mut tx, ACTOR).await?;
+        // The page, its audit rows, events and listing progress commit together or not at all
+        // whatever the setting; without waiting for the WAL flush, a crash of the database
+        // server (never of this process) can lose the last moments of commits, all of a page
+        // at once, and the listing then fetches them again from where it stands.
+        sqlx::query("set local synchronous_commit = off")
+            .execute(&mut *tx)
+            .await?;
         crate::link::lock_for(&mut tx, plan, &[m.table.as_str()]).await?;
         let written = page::write(&mut tx, p, &mapped, Some(page.read_at)).await?;
         report.counts += written.counts;
@@ -238,6 +255,9 @@ async fn execute(
             page.segment,
             total_segments,
         );
+        if let Some(e) = failed.take() {
+            return Err(e.into());
+        }
     }
     Ok(())
 }

@@ -49,6 +49,19 @@ fn copy() -> PathBuf {
     dir
 }
 
+/// Whether a `file:line:col: message` line of `stderr` points into `file` (past line 1) and
+/// its message contains `needle`.
+fn located(stderr: &str, file: &str, needle: &str) -> bool {
+    stderr.lines().any(|l| {
+        let parts: Vec<&str> = l.splitn(4, ':').collect();
+        parts.len() == 4
+            && parts[0].ends_with(file)
+            && parts[1].parse::<u32>().is_ok_and(|n| n > 1)
+            && parts[2].parse::<u32>().is_ok()
+            && parts[3].contains(needle)
+    })
+}
+
 fn replace(path: &Path, from: &str, to: &str) {
     let s = std::fs::read_to_string(path).unwrap();
     assert!(s.contains(from), "{from:?} not in {}", path.display());
@@ -82,16 +95,7 @@ fn validate_reports_a_typo_a_wrong_type_and_a_dangling_link_at_once_with_locatio
     let o = runner(&dir).arg("validate").output().unwrap();
     let (_, stderr) = out(&o);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
-    let located = |file: &str, needle: &str| {
-        stderr.lines().any(|l| {
-            let parts: Vec<&str> = l.splitn(4, ':').collect();
-            parts.len() == 4
-                && parts[0].ends_with(file)
-                && parts[1].parse::<u32>().is_ok_and(|n| n > 1)
-                && parts[2].parse::<u32>().is_ok()
-                && parts[3].contains(needle)
-        })
-    };
+    let located = |file: &str, needle: &str| located(&stderr, file, needle);
     assert!(located("patients.yaml", "unknown key `targte`"), "{stderr}");
     assert!(located("medications.yaml", "boolean"), "{stderr}");
     assert!(located("links.yaml", "clinical_notez"), "{stderr}");
@@ -106,6 +110,51 @@ fn validate_reports_a_typo_a_wrong_type_and_a_dangling_link_at_once_with_locatio
             .lines()
             .any(|l| l.starts_with("::error file=") && l.contains("patients.yaml,line=")),
         "{stdout}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn validate_warns_about_a_list_endpoint_without_page_size_and_still_passes() {
+    let o = runner(&common::repo()).arg("validate").output().unwrap();
+    let (_, stderr) = out(&o);
+    assert!(!stderr.contains("warning:"), "the shipped config: {stderr}");
+
+    let dir = copy();
+    replace(
+        &dir.join("pipelines/systems.yaml"),
+        "  page_size: 250\n",
+        "",
+    );
+    replace(
+        &dir.join("pipelines/appointments.yaml"),
+        "page_size: 250",
+        "page_size: 1000",
+    );
+    let o = runner(&dir).arg("validate").output().unwrap();
+    let (_, stderr) = out(&o);
+    assert_eq!(o.status.code(), Some(0), "warnings never fail: {stderr}");
+    let warned = |file: &str, needle: &str| located(&stderr, file, &format!(" warning: {needle}"));
+    assert!(
+        warned(
+            "patients.yaml",
+            "/api/patients is listed without `page_size`"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        warned(
+            "appointments.yaml",
+            "/api/appointments returns at most 250 records a page: page_size 1000"
+        ),
+        "{stderr}"
+    );
+    // Pipelines that set their own page size are left alone.
+    assert!(
+        !stderr
+            .lines()
+            .any(|l| l.contains("insurance_records.yaml") && l.contains("warning:")),
+        "{stderr}"
     );
     std::fs::remove_dir_all(dir).ok();
 }

@@ -20,6 +20,7 @@ mod push_cli;
 mod push_outbox;
 mod push_refusals;
 mod replay;
+mod requests;
 mod retention;
 mod roles;
 mod schedule;

@@ -8,8 +8,10 @@
 //! - `GET /api/{doctors,offices,patients,appointments,clinical_notes,medications,problems,
 //!   allergies,line_items}` and `/{id}`, bearer-authenticated, as
 //!   `{"previous","next","results"}` with opaque cursors and absolute links (see `page`).
-//!   Page size: default 100; capped at 250 on appointments, 25 with `verbose=true`
-//!   (patients, appointments), 1000 elsewhere; unusable values fall back to the default.
+//!   Page size: default 100; capped (silently, as DRF does) at 25 with `verbose=true`
+//!   (patients, appointments) and at 250 everywhere else (the OpenAPI maximum of appointments,
+//!   and DrChrono's stated limit of its plain listings); unusable values fall back to the
+//!   default.
 //! - Filters exactly where the spec declares them (`params`); undeclared parameters are
 //!   ignored, so `since` does nothing on medications, problems and allergies.
 //! - Appointments need `since`, `occurred_since`, `date` or `date_range` (≤ 190 days).

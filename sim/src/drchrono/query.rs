@@ -15,8 +15,11 @@ use crate::data::time::{parse_bound, parse_date};
 pub const APPOINTMENTS_MAX_PAGE: usize = 250;
 /// Largest `page_size` with `verbose=true` (spec: "page_size is limited to 25").
 pub const VERBOSE_MAX_PAGE: usize = 25;
-/// Largest `page_size` elsewhere (the spec declares none; `/api/patients_list` allows 1000).
-pub const DEFAULT_MAX_PAGE: usize = 1000;
+/// Largest `page_size` elsewhere. The OpenAPI file declares no maximum for the other list
+/// endpoints, but DrChrono's support article on bulk endpoints says "normally our API response
+/// has a page size limit of 250, but our bulk APIs can obtain up to 1000 results": the 1,000 of
+/// `/api/patients_list` belongs to the asynchronous bulk endpoints, not to the plain listings.
+pub const DEFAULT_MAX_PAGE: usize = 250;
 
 /// One parsed list request.
 #[derive(Debug, Clone)]
@@ -196,7 +199,7 @@ mod tests {
         assert_eq!(parse(Resource::Patients, &[]).page_size, 100);
         assert_eq!(
             parse(Resource::Patients, &[("page_size", "5000")]).page_size,
-            1000
+            250
         );
         assert_eq!(
             parse(Resource::Patients, &[("page_size", "x")]).page_size,
@@ -219,10 +222,10 @@ mod tests {
         assert_eq!(
             parse(
                 Resource::Medications,
-                &[("page_size", "300"), ("verbose", "true")]
+                &[("page_size", "200"), ("verbose", "true")]
             )
             .page_size,
-            300
+            200
         );
     }
 
