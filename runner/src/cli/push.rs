@@ -40,15 +40,15 @@ pub struct Args {
     pub if_locked: IfLocked,
 }
 
-/// Bars on a terminal, a line per table elsewhere.
+/// Bars on a terminal, a line per table elsewhere (shared with `runner coda reconcile`).
 #[derive(Debug)]
-struct Progress {
+pub(super) struct Progress {
     multi: Option<MultiProgress>,
     bars: Mutex<HashMap<String, ProgressBar>>,
 }
 
 impl Progress {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         let tty = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
         Progress {
             multi: tty.then(MultiProgress::new),
@@ -56,7 +56,7 @@ impl Progress {
         }
     }
 
-    fn finish(&self, mapping: &str) {
+    pub(super) fn finish(&self, mapping: &str) {
         let bars = self
             .bars
             .lock()

@@ -12,6 +12,7 @@ pub mod locate;
 pub mod needs;
 pub mod pipeline;
 pub mod plan;
+pub mod reconcile;
 pub mod relations;
 pub mod retention;
 pub mod schema;
