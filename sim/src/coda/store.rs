@@ -230,6 +230,35 @@ impl Store {
             .ok_or_else(|| no_table(doc, table))
     }
 
+    /// Edits cells of row `row` (by id) at once, as a person would in the doc; keys of
+    /// `values` are column ids or names. Returns the row as it is now.
+    pub fn edit_row(
+        &mut self,
+        doc: &str,
+        table: &str,
+        row: &str,
+        values: BTreeMap<String, Value>,
+    ) -> Result<Row, SimError> {
+        let t = self.table(doc, table)?;
+        let mut cells = Cells::new();
+        for (k, v) in values {
+            let c = t.column(&k).ok_or_else(|| no_column(&t.id, &k))?;
+            cells.push((c.id.clone(), v));
+        }
+        let position = t
+            .rows
+            .iter()
+            .position(|r| r.id == row)
+            .ok_or_else(|| SimError::Invalid(format!("no row `{row}` in table `{}`", t.id)))?;
+        let table_id = t.id.clone();
+        self.write_cells(doc, &table_id, position, &cells);
+        self.table(doc, &table_id)?
+            .rows
+            .get(position)
+            .cloned()
+            .ok_or_else(|| no_table(doc, table))
+    }
+
     /// Applies an upsert: without keys every row is added (with its pre-assigned id); with
     /// keys every existing row whose key cells all equal the new ones is updated, and a row
     /// is added when none matches. Rows apply in order, so a later row can match an earlier
