@@ -109,20 +109,25 @@ async fn main() -> anyhow::Result<()> {
         dry_run: false,
         trigger: "bench".into(),
     };
+    let run = || async {
+        let out = reconcile(
+            &db.pool,
+            &plan,
+            &coda_client,
+            &selected,
+            &repair,
+            &NoPushProgress,
+            &mut |_| {},
+        )
+        .await?;
+        out.into_iter()
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("no outcome"))
+    };
     let started = Instant::now();
-    let out = reconcile(
-        &db.pool,
-        &plan,
-        &coda_client,
-        &selected,
-        &repair,
-        &NoPushProgress,
-        &mut |_| {},
-    )
-    .await?;
+    let t = run().await?;
     let wall = started.elapsed();
     let stats = coda.state().stats();
-    let t = out.first().ok_or_else(|| anyhow::anyhow!("no outcome"))?;
     anyhow::ensure!(t.failed.is_none(), "{:?}", t.failed);
     let page = u64::from(plan.systems.coda.reconcile.page_size);
     let min_writes = upserts.div_ceil(500) + deletes.div_ceil(500);
@@ -152,17 +157,7 @@ async fn main() -> anyhow::Result<()> {
         wall.as_secs_f64() / minimum.as_secs_f64()
     );
     coda.state().reset_stats();
-    let again = reconcile(
-        &db.pool,
-        &plan,
-        &coda_client,
-        &selected,
-        &repair,
-        &NoPushProgress,
-        &mut |_| {},
-    )
-    .await?;
-    let a = again.first().ok_or_else(|| anyhow::anyhow!("no outcome"))?;
+    let a = run().await?;
     println!(
         "  second reconcile: drift {}, {} listRows calls, {} write calls ({} seen by Coda), 429s {}",
         if a.drift.is_empty() { "none" } else { "LEFT" },

@@ -17,8 +17,6 @@ use uuid::Uuid;
 
 use super::output::{errln, outln};
 use super::push::Progress;
-use crate::config::Needs;
-use crate::push::{CodaClient, select_mappings};
 use crate::reconcile::{Options, TableOutcome, reconcile};
 
 /// Ids printed per finding before "and N more".
@@ -45,13 +43,8 @@ pub struct ReconcileArgs {
 
 /// Runs the command.
 pub async fn run(dir: &Path, args: ReconcileArgs) -> anyhow::Result<i32> {
-    if args.all != args.tables.is_empty() {
-        anyhow::bail!("name tables or pass --all (not both)");
-    }
-    let plan = super::context::plan(dir, Needs::CODA)?;
-    let selected = select_mappings(&plan, &args.tables, args.all)?;
-    let pool = super::context::database().await?;
-    let coda = CodaClient::new(&plan.systems.coda, pool.clone());
+    let (plan, selected, pool, coda) =
+        super::context::coda_work(dir, &args.tables, args.all).await?;
     let opts = Options {
         repair: args.repair,
         dry_run: args.dry_run,

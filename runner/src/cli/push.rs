@@ -16,10 +16,7 @@ use std::sync::Mutex;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use super::output::{errln, outln};
-use crate::config::Needs;
-use crate::push::{
-    CodaClient, FullOptions, IfLocked, MappingReport, PushProgress, push_full_with, select_mappings,
-};
+use crate::push::{FullOptions, IfLocked, MappingReport, PushProgress, push_full_with};
 
 /// Arguments of `runner push`.
 #[derive(Debug, clap::Args)]
@@ -119,13 +116,8 @@ impl PushProgress for Progress {
 
 /// Runs the command.
 pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
-    if args.all != args.tables.is_empty() {
-        anyhow::bail!("name tables or pass --all (not both)");
-    }
-    let plan = super::context::plan(dir, Needs::CODA)?;
-    let selected = select_mappings(&plan, &args.tables, args.all)?;
-    let pool = super::context::database().await?;
-    let coda = CodaClient::new(&plan.systems.coda, pool.clone());
+    let (plan, selected, pool, coda) =
+        super::context::coda_work(dir, &args.tables, args.all).await?;
     let progress = Progress::new();
     let opts = FullOptions {
         dry_run: args.dry_run,

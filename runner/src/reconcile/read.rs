@@ -72,7 +72,7 @@ pub async fn expected(
             match maps.cells(m, &row.values) {
                 Ok(cells) => out.push(Expected { id: row.id, cells }),
                 Err(column) => {
-                    failed.push((row.id, format!("{}: template of {column} failed", m.table)))
+                    failed.push((row.id, format!("{}: template of {column} failed", m.table)));
                 }
             }
         }

@@ -215,11 +215,7 @@ impl Store {
         values: BTreeMap<String, Value>,
     ) -> Result<Row, SimError> {
         let t = self.table(doc, table)?;
-        let mut cells = Cells::new();
-        for (k, v) in values {
-            let c = t.column(&k).ok_or_else(|| no_column(&t.id, &k))?;
-            cells.push((c.id.clone(), v));
-        }
+        let cells = cells_of(t, values)?;
         let table_id = t.id.clone();
         let id = self.add_row(doc, &table_id, None, &cells);
         let t = self.table(doc, &table_id)?;
@@ -240,11 +236,7 @@ impl Store {
         values: BTreeMap<String, Value>,
     ) -> Result<Row, SimError> {
         let t = self.table(doc, table)?;
-        let mut cells = Cells::new();
-        for (k, v) in values {
-            let c = t.column(&k).ok_or_else(|| no_column(&t.id, &k))?;
-            cells.push((c.id.clone(), v));
-        }
+        let cells = cells_of(t, values)?;
         let position = t
             .rows
             .iter()
@@ -407,6 +399,17 @@ impl Store {
         }
         gone
     }
+}
+
+/// Cells keyed by column id from `values` keyed by column id or name.
+fn cells_of(t: &Table, values: BTreeMap<String, Value>) -> Result<Cells, SimError> {
+    values
+        .into_iter()
+        .map(|(k, v)| {
+            let c = t.column(&k).ok_or_else(|| no_column(&t.id, &k))?;
+            Ok((c.id.clone(), v))
+        })
+        .collect()
 }
 
 fn no_table(doc: &str, table: &str) -> SimError {
