@@ -208,15 +208,17 @@ async fn one_table(
     progress: &dyn PushProgress,
     t: &mut TableOutcome,
 ) -> Result<(), ReconcileError> {
-    // Coda first, then PostgreSQL: the later read is the fresher, and PostgreSQL is the side
-    // a repair writes from.
-    let read = read::coda_table(coda, m, page_size)
-        .await
-        .map_err(|source| ReconcileError::Read {
-            mapping: m.name.clone(),
-            table: m.table.clone(),
-            source,
-        })?;
+    // Both sides at once: the Coda pages wait on the network and the read budget, the
+    // PostgreSQL pages on the database.
+    let (read, mine) = tokio::join!(
+        read::coda_table(coda, m, page_size),
+        read::expected(pool, maps, m)
+    );
+    let read = read.map_err(|source| ReconcileError::Read {
+        mapping: m.name.clone(),
+        table: m.table.clone(),
+        source,
+    })?;
     let Some(table) = read else {
         t.failed = Some(format!(
             "mappings/{}.yaml: {}; run `runner coda check`",
@@ -227,7 +229,7 @@ async fn one_table(
     };
     t.read_calls = table.calls;
     t.coda_rows = table.rows.len() as u64;
-    let (expected, unmapped) = read::expected(pool, maps, m).await?;
+    let (expected, unmapped) = mine?;
     t.expected = expected.len() as u64;
     t.unmapped = unmapped;
     t.drift = diff::diff(m, &expected, &table.rows);

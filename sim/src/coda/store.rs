@@ -357,16 +357,22 @@ impl Store {
         cells: &[(String, Value)],
     ) -> Option<String> {
         let (now, seq) = (self.now(), self.next_seq());
-        let existing: Vec<String> = self
-            .table(doc, table)
-            .ok()?
-            .rows
-            .iter()
-            .map(|r| r.id.clone())
-            .collect();
-        let id = id
-            .filter(|i| !existing.contains(i))
-            .unwrap_or_else(|| self.new_row_id(&|i| existing.iter().any(|e| e == i)));
+        // Scanned in place: cloning every id per added row made large upserts quadratic in
+        // allocations.
+        let taken = |s: &Self, i: &str| {
+            s.table(doc, table)
+                .is_ok_and(|t| t.rows.iter().any(|r| r.id == i))
+        };
+        self.table(doc, table).ok()?;
+        let id = match id.filter(|i| !taken(self, i)) {
+            Some(i) => i,
+            None => loop {
+                let i = format!("i-{}", self.random_id(10));
+                if !taken(self, &i) {
+                    break i;
+                }
+            },
+        };
         let t = self.table_mut(doc, table).ok()?;
         let values = cells
             .iter()
