@@ -16,6 +16,7 @@ pub mod link;
 pub mod mapping;
 pub mod pubsub;
 pub mod push;
+pub mod reconcile;
 pub mod retention;
 pub mod schedule;
 pub mod server;

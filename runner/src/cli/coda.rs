@@ -28,6 +28,9 @@ pub enum CodaCommand {
     /// Report drift between the doc's columns and the mappings (ids, calculated columns,
     /// key columns, labels).
     Check(CheckArgs),
+    /// Compare the rows of the mapped Coda tables with PostgreSQL, cell by cell (missing,
+    /// extra, changed and duplicate rows); `--repair` puts Coda right.
+    Reconcile(super::coda_reconcile::ReconcileArgs),
 }
 
 /// Arguments of `runner coda check`.
@@ -38,9 +41,12 @@ pub struct CheckArgs {
     pub format: Format,
 }
 
-/// Runs the command.
+/// Runs the command (`reconcile` is in [`super::coda_reconcile`]).
 pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
-    let CodaCommand::Check(args) = args.command;
+    let args = match args.command {
+        CodaCommand::Check(a) => a,
+        CodaCommand::Reconcile(a) => return super::coda_reconcile::run(dir, a).await,
+    };
     let (plan, config) = match Plan::load(dir, &Env::Process, EnvMode::Lenient) {
         Ok(loaded) => loaded,
         Err(diags) => {

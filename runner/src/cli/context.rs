@@ -62,6 +62,23 @@ pub async fn database_at(url: &str) -> anyhow::Result<(PgPool, bool)> {
     Ok((pool, created))
 }
 
+/// What `runner push` and `runner coda reconcile` start from: the plan (Coda settings
+/// required), the mappings chosen by `tables` or `all`, a migrated pool and a Coda client.
+pub async fn coda_work(
+    dir: &Path,
+    tables: &[String],
+    all: bool,
+) -> anyhow::Result<(Plan, Vec<String>, PgPool, crate::push::CodaClient)> {
+    if all != tables.is_empty() {
+        anyhow::bail!("name tables or pass --all (not both)");
+    }
+    let plan = plan(dir, Needs::CODA)?;
+    let selected = crate::push::select_mappings(&plan, tables, all)?;
+    let pool = database().await?;
+    let coda = crate::push::CodaClient::new(&plan.systems.coda, pool.clone());
+    Ok((plan, selected, pool, coda))
+}
+
 /// The pipelines named, in dependency order, or all that have a list endpoint.
 pub fn select<'a>(
     plan: &'a Plan,

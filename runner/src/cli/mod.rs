@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 mod coda;
+mod coda_reconcile;
 mod context;
 mod demo;
 mod link;
@@ -41,7 +42,8 @@ pub struct Cli {
 /// The verbs.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Compare the live Coda doc with `mappings/*.yaml` (`runner coda check`).
+    /// The live Coda doc: compare its columns with `mappings/*.yaml` (`runner coda check`),
+    /// or its rows with PostgreSQL and repair them (`runner coda reconcile`).
     Coda(coda::Args),
     /// The whole flow against the simulators and a local PostgreSQL: backfill, webhooks, Deep
     /// Cura notes, linking, Coda push, and a summary. Keeps serving until Ctrl-C.

@@ -16,10 +16,7 @@ use std::sync::Mutex;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use super::output::{errln, outln};
-use crate::config::Needs;
-use crate::push::{
-    CodaClient, FullOptions, IfLocked, MappingReport, PushProgress, push_full_with, select_mappings,
-};
+use crate::push::{FullOptions, IfLocked, MappingReport, PushProgress, push_full_with};
 
 /// Arguments of `runner push`.
 #[derive(Debug, clap::Args)]
@@ -40,15 +37,15 @@ pub struct Args {
     pub if_locked: IfLocked,
 }
 
-/// Bars on a terminal, a line per table elsewhere.
+/// Bars on a terminal, a line per table elsewhere (shared with `runner coda reconcile`).
 #[derive(Debug)]
-struct Progress {
+pub(super) struct Progress {
     multi: Option<MultiProgress>,
     bars: Mutex<HashMap<String, ProgressBar>>,
 }
 
 impl Progress {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         let tty = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
         Progress {
             multi: tty.then(MultiProgress::new),
@@ -56,7 +53,7 @@ impl Progress {
         }
     }
 
-    fn finish(&self, mapping: &str) {
+    pub(super) fn finish(&self, mapping: &str) {
         let bars = self
             .bars
             .lock()
@@ -119,13 +116,8 @@ impl PushProgress for Progress {
 
 /// Runs the command.
 pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
-    if args.all != args.tables.is_empty() {
-        anyhow::bail!("name tables or pass --all (not both)");
-    }
-    let plan = super::context::plan(dir, Needs::CODA)?;
-    let selected = select_mappings(&plan, &args.tables, args.all)?;
-    let pool = super::context::database().await?;
-    let coda = CodaClient::new(&plan.systems.coda, pool.clone());
+    let (plan, selected, pool, coda) =
+        super::context::coda_work(dir, &args.tables, args.all).await?;
     let progress = Progress::new();
     let opts = FullOptions {
         dry_run: args.dry_run,

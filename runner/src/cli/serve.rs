@@ -245,6 +245,12 @@ impl Workers {
                 stop.clone(),
             )),
             (Role::All | Role::Push, _) => {
+                tasks.extend(crate::reconcile::spawn_daily(
+                    state.pool.clone(),
+                    state.plan.clone(),
+                    state.coda.clone(),
+                    stop.clone(),
+                ));
                 let claim = match self.role {
                     Role::Push => crate::push::Claim::Relayed,
                     _ => crate::push::Claim::Pending,

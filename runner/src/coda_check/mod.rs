@@ -103,13 +103,7 @@ pub fn compare(
 ) {
     let (name, columns) = match remote {
         RemoteTable::Missing => {
-            diags.push(source.error(
-                "/table",
-                format!(
-                    "Coda table `{}` does not exist in doc `{doc}` (or the API token cannot see it)",
-                    m.table
-                ),
-            ));
+            diags.push(source.error("/table", missing_table(&m.table, doc)));
             return;
         }
         RemoteTable::Found { name, columns } => (name, columns),
@@ -155,6 +149,11 @@ pub fn compare(
             ));
         }
     }
+}
+
+/// The finding for a mapped table the doc does not hold (`runner coda reconcile` says the same).
+pub fn missing_table(table: &str, doc: &str) -> String {
+    format!("Coda table `{table}` does not exist in doc `{doc}` (or the API token cannot see it)")
 }
 
 fn renamed(what: &str, id: &str, name: &str, label: &str) -> String {

@@ -23,6 +23,11 @@ pub struct CodaMappingFile {
     /// Skip soft-deleted rows (`deleted_at` set) and remove them from Coda. Default: true.
     #[serde(default = "default_true")]
     pub skip_deleted: bool,
+    /// What `runner coda reconcile --repair` does with a Coda row whose merge key matches no
+    /// PostgreSQL row: `report` it (the table may hold rows of Coda's own) or `delete` it (Coda
+    /// holds nothing of its own here). Write-back tables may only report. Default: `report`.
+    #[serde(default)]
+    pub extra_rows: super::reconcile::ExtraRows,
     /// Column mappings.
     pub columns: Vec<CodaColumn>,
 }

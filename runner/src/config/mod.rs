@@ -13,6 +13,7 @@ pub mod needs;
 pub mod page_size;
 pub mod pipeline;
 pub mod plan;
+pub mod reconcile;
 pub mod relations;
 pub mod retention;
 pub mod schema;

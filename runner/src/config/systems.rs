@@ -333,6 +333,9 @@ pub struct Coda {
     /// Timeout of one HTTP call, in seconds. Default: 30.
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
+    /// Live reconciliation (`runner coda reconcile`): the daily run and the page size.
+    #[serde(default)]
+    pub reconcile: super::reconcile::Reconcile,
 }
 
 fn default_max_rows() -> u32 {

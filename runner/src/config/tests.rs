@@ -317,3 +317,32 @@ fn a_generated_column_may_be_read_by_link_rules_but_not_written_by_a_field() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn reconcile_may_not_delete_extra_rows_of_a_write_back_table_nor_run_on_a_bad_cron() {
+    let dir = copy_config();
+    edit(
+        &dir.join("mappings/intake_checklists.yaml"),
+        "key: [appointment_id]",
+        "key: [appointment_id]\nextra_rows: delete",
+    );
+    edit(
+        &dir.join("pipelines/systems.yaml"),
+        "schedule: \"0 5 * * *\"",
+        "schedule: \"every day\"",
+    );
+    let errors = errors_of(&dir);
+    assert!(
+        errors.iter().any(|e| e.contains("intake_checklists.yaml")
+            && e.contains("`intake_checklists` is written back from Coda")),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("systems.yaml")
+                && e.contains("`every day` is not a cron expression")),
+        "{errors:?}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}

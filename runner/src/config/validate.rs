@@ -19,6 +19,7 @@ pub fn check(config: &Config, diags: &mut Diagnostics) -> BTreeMap<String, Compi
     let compiled = check_pipelines(config, diags);
     check_secrets(config, diags);
     check_retention(config, diags);
+    super::reconcile::check(config, diags);
     let tables = Tables::of(config);
     check_links(config, &tables, diags);
     check_writeback(config, &tables, diags);

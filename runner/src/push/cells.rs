@@ -44,13 +44,26 @@ pub struct CompiledMapping {
     pub key_ids: Vec<String>,
     /// Remove soft-deleted rows from Coda instead of writing them.
     pub skip_deleted: bool,
+    /// What reconcile does with Coda rows that match no PostgreSQL row.
+    pub extra_rows: crate::config::reconcile::ExtraRows,
     columns: Vec<(String, ColumnSource)>,
+    /// The `label` of each column (its id when it has none), in mapping order.
+    labels: Vec<String>,
 }
 
 impl CompiledMapping {
     /// The Coda ids of every column this mapping writes, in mapping order.
     pub fn column_ids(&self) -> impl Iterator<Item = &str> {
         self.columns.iter().map(|(id, _)| id.as_str())
+    }
+
+    /// The label of column `id` (for reports: people know labels, and labels are no data).
+    pub fn label<'a>(&'a self, id: &'a str) -> &'a str {
+        self.columns
+            .iter()
+            .position(|(c, _)| c == id)
+            .and_then(|i| self.labels.get(i))
+            .map_or(id, String::as_str)
     }
 }
 
@@ -75,10 +88,18 @@ pub(super) fn fingerprint(plan: &Plan) -> u64 {
 impl Mappings {
     /// Compiles every mapping of `plan`; any unusable mapping refuses the whole set.
     pub fn compile(plan: &Plan) -> Result<Self, PushError> {
+        Self::compile_files(&plan.mappings, &plan.systems.coda.doc_id)
+    }
+
+    /// Compiles mapping files by name; `doc_id` is the doc of those that name none.
+    pub fn compile_files(
+        files: &std::collections::BTreeMap<String, crate::config::coda_mapping::CodaMappingFile>,
+        doc_id: &str,
+    ) -> Result<Self, PushError> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         let mut list = Vec::new();
-        for (name, file) in &plan.mappings {
+        for (name, file) in files {
             let fail = |reason: String| PushError::Mapping {
                 mapping: name.clone(),
                 reason,
@@ -123,15 +144,18 @@ impl Mappings {
                 .collect::<Result<Vec<_>, _>>()?;
             list.push(CompiledMapping {
                 name: name.clone(),
-                doc: file
-                    .doc
-                    .clone()
-                    .unwrap_or_else(|| plan.systems.coda.doc_id.clone()),
+                doc: file.doc.clone().unwrap_or_else(|| doc_id.to_string()),
                 table: file.table.clone(),
                 source: file.source.clone(),
                 key: file.key.clone(),
                 key_ids,
                 skip_deleted: file.skip_deleted,
+                extra_rows: file.extra_rows,
+                labels: file
+                    .columns
+                    .iter()
+                    .map(|c| c.label.clone().unwrap_or_else(|| c.id.clone()))
+                    .collect(),
                 columns,
             });
         }
@@ -202,6 +226,38 @@ fn nested(v: &Value, depth: usize) -> Value {
     }
 }
 
+/// The text form under which two cells are the same: strings as they are, numbers by value
+/// (`12`, `12.0` and `"12"` agree), booleans and arrays as text. Coda may hand back a number we
+/// sent as text or the reverse; under this form both sides compare equal exactly when a push
+/// of the PostgreSQL value would change nothing a person sees.
+pub fn cell_text(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e15 => {
+                format!("{}", f as i64)
+            }
+            Some(f) => f.to_string(),
+            None => n.to_string(),
+        },
+        Value::Bool(b) => b.to_string(),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(cell_text).collect::<Vec<_>>().join(",")
+        ),
+        Value::Object(_) => v.to_string(),
+    }
+}
+
+/// Whether Coda's cell `have` (`None`: never written, which Coda serves as blank) holds `want`.
+pub fn same_cell(have: Option<&Value>, want: &Value) -> bool {
+    match have {
+        Some(h) => h == want || cell_text(h) == cell_text(want),
+        None => cell_text(want).is_empty(),
+    }
+}
+
 /// One row as sent: `{"cells":[{"column":..,"value":..},..]}`.
 pub fn row_json(cells: &[(String, Value)]) -> String {
     let cells: Vec<Value> = cells
@@ -233,6 +289,17 @@ mod tests {
         assert_eq!(coda_value(&json!([[1, [2]]])), json!([[1, "[2]"]]));
         assert_eq!(coda_value(&json!({"a": 1})), json!("{\"a\":1}"));
         assert_eq!(coda_value(&json!([{"a": 1}])), json!(["{\"a\":1}"]));
+    }
+
+    #[test]
+    fn cells_compare_by_their_text_form() {
+        assert!(same_cell(Some(&json!(12)), &json!(12.0)));
+        assert!(same_cell(Some(&json!("12")), &json!(12)));
+        assert!(same_cell(None, &json!("")));
+        assert!(same_cell(Some(&json!(["a", 1])), &json!(["a", 1.0])));
+        assert!(!same_cell(Some(&json!("a")), &json!("b")));
+        assert!(!same_cell(None, &json!(false)));
+        assert!(!same_cell(Some(&json!(["a", "b"])), &json!("a,b")));
     }
 
     #[test]

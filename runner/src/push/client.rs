@@ -20,6 +20,9 @@ use crate::source::{
 use crate::telemetry::events;
 use crate::telemetry::metrics::metrics;
 
+/// A Coda row as `listRows` serves it: its id and its values by column id.
+pub type CodaRow = (String, serde_json::Map<String, Value>);
+
 /// How long a mutation may stay incomplete before the push gives up (events stay pending).
 pub const DEFAULT_CONFIRM_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -162,34 +165,66 @@ impl CodaClient {
         table: &str,
         column: &str,
         value: &Value,
-    ) -> Result<Vec<(String, serde_json::Map<String, Value>)>, CodaError> {
+    ) -> Result<Vec<CodaRow>, CodaError> {
+        let query = format!("{column}:{value}");
         let mut out = Vec::new();
         let mut page: Option<String> = None;
         loop {
-            let mut url = self.url(&["docs", doc, "tables", table, "rows"])?;
-            match &page {
-                Some(token) => {
-                    url.query_pairs_mut().append_pair("pageToken", token);
-                }
-                None => {
-                    url.query_pairs_mut()
-                        .append_pair("query", &format!("{column}:{value}"))
-                        .append_pair("valueFormat", "simpleWithArrays")
-                        .append_pair("limit", "500");
-                }
-            }
-            let v = self.call(Method::Get, url, None).await?;
-            for item in v["items"].as_array().into_iter().flatten() {
-                if let Some(id) = item["id"].as_str() {
-                    let values = item["values"].as_object().cloned().unwrap_or_default();
-                    out.push((id.to_string(), values));
-                }
-            }
-            match v["nextPageToken"].as_str() {
-                Some(t) if !t.is_empty() => page = Some(t.to_string()),
-                _ => return Ok(out),
+            let (rows, next) = self
+                .list_rows(doc, table, &[("query", &query)], 500, page.as_deref())
+                .await?;
+            out.extend(rows);
+            match next {
+                Some(t) => page = Some(t),
+                None => return Ok(out),
             }
         }
+    }
+
+    /// One page of `listRows`: the rows (id and values by column id, in `simpleWithArrays`,
+    /// which serves our arrays as arrays) and the next page's token. The first page is asked
+    /// with `params` and `limit`; a later one with its `pageToken` alone (the token implies
+    /// every other parameter).
+    pub async fn list_rows(
+        &self,
+        doc: &str,
+        table: &str,
+        params: &[(&str, &str)],
+        limit: u32,
+        page: Option<&str>,
+    ) -> Result<(Vec<CodaRow>, Option<String>), CodaError> {
+        let mut url = self.url(&["docs", doc, "tables", table, "rows"])?;
+        match page {
+            Some(token) => {
+                url.query_pairs_mut().append_pair("pageToken", token);
+            }
+            None => {
+                url.query_pairs_mut()
+                    .extend_pairs(params)
+                    .append_pair("valueFormat", "simpleWithArrays")
+                    .append_pair("limit", &limit.max(1).to_string());
+            }
+        }
+        let mut v = self.call(Method::Get, url, None).await?;
+        let rows = match v.get_mut("items").map(Value::take) {
+            Some(Value::Array(items)) => items
+                .into_iter()
+                .filter_map(|mut item| {
+                    let id = item.get("id")?.as_str()?.to_string();
+                    let values = match item.get_mut("values").map(Value::take) {
+                        Some(Value::Object(values)) => values,
+                        _ => serde_json::Map::new(),
+                    };
+                    Some((id, values))
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let next = v["nextPageToken"]
+            .as_str()
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
+        Ok((rows, next))
     }
 
     /// Every column of a table (`listColumns`, every page): id and whether it is calculated.

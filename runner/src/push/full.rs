@@ -192,7 +192,7 @@ pub async fn push_full_with(
 }
 
 /// The table's lock: at once, after waiting (`Wait`), or `None` (`Skip`, held elsewhere).
-async fn lock_table(
+pub(crate) async fn lock_table(
     pool: &PgPool,
     m: &CompiledMapping,
     if_locked: IfLocked,

@@ -19,11 +19,11 @@ mod cells;
 mod client;
 mod error;
 mod full;
-mod locks;
+pub(crate) mod locks;
 pub mod outbox;
 mod refusal;
-mod rows;
-mod send;
+pub(crate) mod rows;
+pub(crate) mod send;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,9 +31,12 @@ use std::sync::Arc;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-pub use cells::{CompiledMapping, Mappings, coda_value, content_hash, row_json};
-pub use client::{CodaClient, DEFAULT_CONFIRM_TIMEOUT};
+pub use cells::{
+    CompiledMapping, Mappings, cell_text, coda_value, content_hash, row_json, same_cell,
+};
+pub use client::{CodaClient, CodaRow, DEFAULT_CONFIRM_TIMEOUT};
 pub use error::{CodaError, PushError};
+pub(crate) use full::lock_table;
 pub use full::{
     FullOptions, IfLocked, MappingReport, NoPushProgress, PushProgress, push_full, push_full_with,
     select_mappings,

@@ -181,3 +181,31 @@ pub async fn drop_hashes(pool: &PgPool, coda_table: &str, ids: &[Uuid]) -> Resul
         .map_err(PushError::store("drop hashes"))?;
     Ok(())
 }
+
+/// Records what reconcile found Coda holding: the content hash and the Coda row id of rows
+/// whose synced cells equal PostgreSQL.
+pub async fn record_rows(
+    pool: &PgPool,
+    coda_table: &str,
+    rows: &[(Uuid, String, String)],
+) -> Result<(), PushError> {
+    let mut ids = Vec::with_capacity(rows.len());
+    let mut hashes = Vec::with_capacity(rows.len());
+    let mut row_ids = Vec::with_capacity(rows.len());
+    for (id, hash, row) in rows {
+        ids.push(*id);
+        hashes.push(hash.as_str());
+        row_ids.push(row.as_str());
+    }
+    sqlx::query(
+        "insert into coda_pushed_rows (coda_table, record_id, content_hash, coda_row_id) select $1, * from unnest($2::uuid[], $3::text[], $4::text[]) on conflict (coda_table, record_id) do update set content_hash = excluded.content_hash, coda_row_id = excluded.coda_row_id, pushed_at = now()",
+    )
+    .bind(coda_table)
+    .bind(&ids)
+    .bind(&hashes)
+    .bind(&row_ids)
+    .execute(pool)
+    .await
+    .map_err(PushError::store("record reconciled rows"))?;
+    Ok(())
+}

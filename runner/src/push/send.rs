@@ -15,7 +15,7 @@ use std::collections::{HashMap, VecDeque};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::cells::{CompiledMapping, Mappings, content_hash, row_json};
+use super::cells::{CompiledMapping, Mappings, content_hash, row_json, same_cell};
 use super::client::CodaClient;
 use super::error::{CodaError, PushError};
 use super::refusal;
@@ -28,7 +28,7 @@ use sqlx::PgPool;
 const MAX_REFUSED_CALLS: u32 = 32;
 
 /// Most row ids in one `deleteRows` call.
-const MAX_DELETE_IDS: usize = 500;
+pub(crate) const MAX_DELETE_IDS: usize = 500;
 
 /// How a push treats rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +89,16 @@ impl Classified {
     /// Rows to send so far.
     pub fn to_send(&self) -> usize {
         self.send.len()
+    }
+
+    /// Adds row `id` to send with these cells (reconcile decides what to send by itself).
+    pub(crate) fn send_cells(&mut self, id: Uuid, cells: &[(String, Value)]) {
+        let json = row_json(cells);
+        self.send.push(Prepared {
+            id,
+            hash: content_hash(&json),
+            json,
+        });
     }
 }
 
@@ -302,17 +312,6 @@ async fn refused_table(
     Ok(true)
 }
 
-fn same_value(have: Option<&Value>, want: &Value) -> bool {
-    let text = |v: &Value| match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    match have {
-        Some(h) => h == want || text(h) == text(want),
-        None => text(want).is_empty(),
-    }
-}
-
 async fn remove_all(
     pool: &PgPool,
     coda: &CodaClient,
@@ -347,26 +346,42 @@ async fn remove_all(
         }
         let found = found?;
         for (row_id, values) in found {
-            if r.key.iter().all(|(c, v)| same_value(values.get(c), v)) {
+            if r.key.iter().all(|(c, v)| same_cell(values.get(c), v)) {
                 coda_ids.push(row_id);
             }
         }
     }
+    if !delete_row_ids(coda, m, &coda_ids, report, checked).await? {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = remove.iter().map(|r| r.id).collect();
+    rows::drop_hashes(pool, &m.table, &ids).await?;
+    report.deleted += coda_ids.len() as u64;
+    Ok(())
+}
+
+/// Deletes Coda rows `coda_ids` of `m`'s table, `MAX_DELETE_IDS` per `deleteRows` call, each
+/// confirmed before the next. False (with `report.table_refused` set) when Coda refused the
+/// table itself.
+pub(crate) async fn delete_row_ids(
+    coda: &CodaClient,
+    m: &CompiledMapping,
+    coda_ids: &[String],
+    report: &mut TableReport,
+    checked: &mut bool,
+) -> Result<bool, PushError> {
     for chunk in coda_ids.chunks(MAX_DELETE_IDS) {
         report.write_calls += 1;
         let request = coda.delete_rows(&m.doc, &m.table, chunk).await;
         if let Err(e) = &request
             && refused_table(coda, m, e, report, checked).await?
         {
-            return Ok(());
+            return Ok(false);
         }
         let request = request?;
         coda.confirm(&m.table, &request).await?;
     }
-    let ids: Vec<Uuid> = remove.iter().map(|r| r.id).collect();
-    rows::drop_hashes(pool, &m.table, &ids).await?;
-    report.deleted += coda_ids.len() as u64;
-    Ok(())
+    Ok(true)
 }
 
 #[cfg(test)]

@@ -30,6 +30,13 @@ pub const CODA_RATE_LIMITED: &str = "coda_rate_limited";
 /// rows are not pushed, and its outbox events are dead letters, until the mapping or the doc
 /// is fixed. Fields: `table` (the Coda table id), `mapping`, `status`, `reason` (column ids).
 pub const CODA_TABLE_REFUSED: &str = "coda_table_refused";
+/// `runner coda reconcile` (or its daily run) finished a Coda table. Fields: `mapping`,
+/// `table`, `trigger`, `coda_owned`, `rows`, `missing`, `changed`, `extra`, `duplicates`,
+/// `upserted`, `deleted`, `write_calls`, `read_calls`, `dry_run` (counts only).
+pub const CODA_RECONCILED: &str = "coda_reconciled";
+/// A Coda table could not be reconciled (Coda unreachable or refusing the token, the table
+/// missing, a repair that kept failing). Fields: `mapping`, `table`, `trigger`, `reason`.
+pub const CODA_RECONCILE_FAILED: &str = "coda_reconcile_failed";
 /// DrChrono answered 429. Fields: `system`, `pipeline`.
 pub const DRCHRONO_RATE_LIMITED: &str = "drchrono_rate_limited";
 /// A call waits at least 10 s for a rate budget that all processes share (for example
@@ -62,6 +69,8 @@ pub const ALL: &[&str] = &[
     WEBHOOK_REJECTED,
     CODA_RATE_LIMITED,
     CODA_TABLE_REFUSED,
+    CODA_RECONCILED,
+    CODA_RECONCILE_FAILED,
     DRCHRONO_RATE_LIMITED,
     RATE_BUDGET_WAIT,
     RECORD_QUARANTINED,

@@ -72,6 +72,16 @@ pub struct StatusLabel {
     pub status: String,
 }
 
+/// Labels of reconcile metrics.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReconcileLabels {
+    /// The Coda mapping.
+    pub mapping: String,
+    /// Drift: `missing`, `changed`, `extra`, `duplicate`. Repairs: `upserted`, `deleted`,
+    /// `failed` (tables).
+    pub kind: String,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// Every metric of the process.
@@ -96,6 +106,10 @@ pub struct Metrics {
     pub coda_write_calls: Counter,
     /// Coda answers of 429.
     pub coda_rate_limited: Counter,
+    /// Rows of drift reconcile found in Coda, by mapping and kind.
+    pub coda_drift: Family<ReconcileLabels, Counter>,
+    /// Rows reconcile repaired (and tables it failed), by mapping and kind.
+    pub coda_reconciled: Family<ReconcileLabels, Counter>,
     /// Inbox entries by status, read from the database when scraped.
     pub inbox: Family<StatusLabel, Gauge>,
     /// Outbox events by status, read from the database when scraped.
@@ -128,6 +142,8 @@ impl Metrics {
             dead_letters: Family::default(),
             coda_write_calls: Counter::default(),
             coda_rate_limited: Counter::default(),
+            coda_drift: Family::default(),
+            coda_reconciled: Family::default(),
             inbox: Family::default(),
             outbox: Family::default(),
             outbox_oldest_pending: Gauge::default(),
@@ -173,6 +189,16 @@ impl Metrics {
             "coda_rate_limited",
             "Coda answers of 429",
             m.coda_rate_limited.clone(),
+        );
+        r.register(
+            "coda_drift_rows",
+            "Rows of drift found in Coda by reconcile",
+            m.coda_drift.clone(),
+        );
+        r.register(
+            "coda_reconciled_rows",
+            "Rows repaired in Coda by reconcile (and failed tables)",
+            m.coda_reconciled.clone(),
         );
         r.register("inbox_entries", "Inbox entries by status", m.inbox.clone());
         r.register("outbox_events", "Outbox events by status", m.outbox.clone());
@@ -241,6 +267,24 @@ impl Metrics {
                 table: table.into(),
             })
             .inc();
+    }
+
+    /// Counts `n` rows of drift of `kind` in `mapping`.
+    pub fn coda_drift(&self, mapping: &str, kind: &str, n: u64) {
+        let l = ReconcileLabels {
+            mapping: mapping.into(),
+            kind: kind.into(),
+        };
+        self.coda_drift.get_or_create(&l).inc_by(n);
+    }
+
+    /// Counts `n` repairs of `kind` (or a failed table) in `mapping`.
+    pub fn coda_reconcile(&self, mapping: &str, kind: &str, n: u64) {
+        let l = ReconcileLabels {
+            mapping: mapping.into(),
+            kind: kind.into(),
+        };
+        self.coda_reconciled.get_or_create(&l).inc_by(n);
     }
 
     /// The registry in the Prometheus text format.

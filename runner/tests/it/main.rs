@@ -19,6 +19,8 @@ mod push_claims;
 mod push_cli;
 mod push_outbox;
 mod push_refusals;
+mod reconcile;
+mod reconcile_cli;
 mod replay;
 mod requests;
 mod retention;

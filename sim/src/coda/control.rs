@@ -9,6 +9,7 @@
 //! | `POST /_sim/docs/{doc}/tables/{table}/columns` | add a column (`ColumnSpec`) → 201 |
 //! | `PATCH`, `DELETE /_sim/docs/{doc}/tables/{table}/columns/{column}` | rename (`{name}`); delete |
 //! | `POST /_sim/docs/{doc}/tables/{table}/rows` | insert now (`{values: {col: value}}`) → 201 |
+//! | `PATCH`, `DELETE /_sim/docs/{doc}/tables/{table}/rows/{row}` | edit cells now (`{values}`); delete now |
 //! | `GET /_sim/mutations`, `POST /_sim/mutations/flush` | `{pending}`; apply all now |
 //! | `POST /_sim/tokens` (`{token}`), `DELETE /_sim/tokens/{token}` | accept or revoke a token |
 //! | `GET`, `PUT /_sim/config/rate_limit` | rate limits (`null` = off) |
@@ -49,6 +50,10 @@ pub fn routes() -> Router<CodaState> {
             patch(rename_column).delete(delete_column),
         )
         .route("/docs/{doc}/tables/{table}/rows", post(insert_row))
+        .route(
+            "/docs/{doc}/tables/{table}/rows/{row}",
+            patch(edit_row).delete(delete_row),
+        )
         .route("/mutations", get(mutations))
         .route("/mutations/flush", post(flush))
         .route("/tokens", post(add_token))
@@ -158,6 +163,30 @@ async fn insert_row(
 ) -> Result<Response, SimError> {
     let row = s.insert_row(&doc, &table, body(json)?.values)?;
     Ok((StatusCode::CREATED, Json(json!(row))).into_response())
+}
+
+async fn edit_row(
+    State(s): State<CodaState>,
+    Path((doc, table, row)): Path<(String, String, String)>,
+    json: Result<Json<NewRow>, JsonRejection>,
+) -> Result<Json<Value>, SimError> {
+    Ok(Json(json!(s.edit_row(
+        &doc,
+        &table,
+        &row,
+        body(json)?.values
+    )?)))
+}
+
+async fn delete_row(
+    State(s): State<CodaState>,
+    Path((doc, table, row)): Path<(String, String, String)>,
+) -> Result<StatusCode, SimError> {
+    if s.delete_row(&doc, &table, &row)? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Ok(StatusCode::NOT_FOUND)
+    }
 }
 
 async fn mutations(State(s): State<CodaState>) -> Json<Value> {

@@ -151,6 +151,26 @@ impl CodaState {
         self.world().store.insert_row(doc, table, values)
     }
 
+    /// Edits cells of a row at once (by row id; columns by id or name), bypassing the API, as
+    /// a person editing the doc would.
+    pub fn edit_row(
+        &self,
+        doc: &str,
+        table: &str,
+        row: &str,
+        values: BTreeMap<String, Value>,
+    ) -> Result<Row, SimError> {
+        self.world().store.edit_row(doc, table, row, values)
+    }
+
+    /// Deletes a row at once (by row id), bypassing the API, as a person would; returns
+    /// whether it existed.
+    pub fn delete_row(&self, doc: &str, table: &str, row: &str) -> Result<bool, SimError> {
+        let mut world = self.world();
+        let table_id = world.store.table(doc, table)?.id.clone();
+        Ok(world.store.delete_rows(doc, &table_id, &[row.to_owned()]) > 0)
+    }
+
     /// Accepts another API token.
     pub fn add_token(&self, token: impl Into<String>) {
         self.world().tokens.insert(token.into());

@@ -215,17 +215,38 @@ impl Store {
         values: BTreeMap<String, Value>,
     ) -> Result<Row, SimError> {
         let t = self.table(doc, table)?;
-        let mut cells = Cells::new();
-        for (k, v) in values {
-            let c = t.column(&k).ok_or_else(|| no_column(&t.id, &k))?;
-            cells.push((c.id.clone(), v));
-        }
+        let cells = cells_of(t, values)?;
         let table_id = t.id.clone();
         let id = self.add_row(doc, &table_id, None, &cells);
         let t = self.table(doc, &table_id)?;
         t.rows
             .iter()
             .find(|r| Some(&r.id) == id.as_ref())
+            .cloned()
+            .ok_or_else(|| no_table(doc, table))
+    }
+
+    /// Edits cells of row `row` (by id) at once, as a person would in the doc; keys of
+    /// `values` are column ids or names. Returns the row as it is now.
+    pub fn edit_row(
+        &mut self,
+        doc: &str,
+        table: &str,
+        row: &str,
+        values: BTreeMap<String, Value>,
+    ) -> Result<Row, SimError> {
+        let t = self.table(doc, table)?;
+        let cells = cells_of(t, values)?;
+        let position = t
+            .rows
+            .iter()
+            .position(|r| r.id == row)
+            .ok_or_else(|| SimError::Invalid(format!("no row `{row}` in table `{}`", t.id)))?;
+        let table_id = t.id.clone();
+        self.write_cells(doc, &table_id, position, &cells);
+        self.table(doc, &table_id)?
+            .rows
+            .get(position)
             .cloned()
             .ok_or_else(|| no_table(doc, table))
     }
@@ -336,16 +357,22 @@ impl Store {
         cells: &[(String, Value)],
     ) -> Option<String> {
         let (now, seq) = (self.now(), self.next_seq());
-        let existing: Vec<String> = self
-            .table(doc, table)
-            .ok()?
-            .rows
-            .iter()
-            .map(|r| r.id.clone())
-            .collect();
-        let id = id
-            .filter(|i| !existing.contains(i))
-            .unwrap_or_else(|| self.new_row_id(&|i| existing.iter().any(|e| e == i)));
+        // Scanned in place: cloning every id per added row made large upserts quadratic in
+        // allocations.
+        let taken = |s: &Self, i: &str| {
+            s.table(doc, table)
+                .is_ok_and(|t| t.rows.iter().any(|r| r.id == i))
+        };
+        self.table(doc, table).ok()?;
+        let id = match id.filter(|i| !taken(self, i)) {
+            Some(i) => i,
+            None => loop {
+                let i = format!("i-{}", self.random_id(10));
+                if !taken(self, &i) {
+                    break i;
+                }
+            },
+        };
         let t = self.table_mut(doc, table).ok()?;
         let values = cells
             .iter()
@@ -378,6 +405,17 @@ impl Store {
         }
         gone
     }
+}
+
+/// Cells keyed by column id from `values` keyed by column id or name.
+fn cells_of(t: &Table, values: BTreeMap<String, Value>) -> Result<Cells, SimError> {
+    values
+        .into_iter()
+        .map(|(k, v)| {
+            let c = t.column(&k).ok_or_else(|| no_column(&t.id, &k))?;
+            Ok((c.id.clone(), v))
+        })
+        .collect()
 }
 
 fn no_table(doc: &str, table: &str) -> SimError {

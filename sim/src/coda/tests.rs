@@ -222,3 +222,44 @@ async fn the_router_serves_in_process_with_zero_delay_writes() {
     let (status, _) = call(&state, "PATCH", "/docs/d/tables/grid-1/rows", Value::Null).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
 }
+
+#[test]
+fn a_person_edits_cells_by_name_or_id_and_deletes_rows_by_hand() {
+    let mut s = store();
+    s.upsert(
+        "d",
+        "grid-1",
+        &[cells("a", json!(1)), cells("b", json!(2))],
+        &[],
+        &[],
+    );
+    let (first, second) = {
+        let t = s.table("d", "grid-1").expect("table");
+        (t.rows[0].clone(), t.rows[1].id.clone())
+    };
+    let edited = s
+        .edit_row(
+            "d",
+            "grid-1",
+            &first.id,
+            BTreeMap::from([("Value".to_owned(), json!("by hand"))]),
+        )
+        .expect("edit");
+    assert_eq!(edited.values["c-val"], json!("by hand"));
+    assert!(edited.updated_at > first.updated_at);
+    assert!(
+        s.edit_row("d", "grid-1", "i-nothere", BTreeMap::new())
+            .is_err()
+    );
+    assert!(
+        s.edit_row(
+            "d",
+            "grid-1",
+            &first.id,
+            BTreeMap::from([("c-none".to_owned(), json!(1))])
+        )
+        .is_err()
+    );
+    assert_eq!(s.delete_rows("d", "grid-1", &[second]), 1);
+    assert_eq!(values(&s), vec![("a".to_owned(), json!("by hand"))]);
+}

@@ -1,4 +1,5 @@
-# Alerting and dashboards for the runner: the seed's six alert policies and three dashboards.
+# Alerting and dashboards for the runner: the seed's six alert policies (and the Coda reconcile
+# failure) and three dashboards.
 # The log-based metrics they use are in metrics.tf. Severities map the seed's scale onto Cloud
 # Monitoring's: Critical -> CRITICAL, High -> ERROR, Medium -> WARNING. Each policy's
 # documentation links its section of docs/RUNBOOK.md.
@@ -258,6 +259,46 @@ resource "google_monitoring_alert_policy" "dlq_depth" {
   documentation {
     mime_type = "text/markdown"
     content   = "Change events were given up: Coda misses those changes until they are retried. Runbook: ${var.runbook_url}#dlq-depth"
+  }
+}
+
+resource "google_monitoring_alert_policy" "coda_reconcile_failure" {
+  project               = var.project_id
+  display_name          = "Coda Reconcile Failure"
+  combiner              = "OR"
+  severity              = "ERROR"
+  notification_channels = var.notification_channels
+  user_labels           = local.common_labels
+
+  conditions {
+    display_name = "A Coda table could not be reconciled (event coda_reconcile_failed)"
+
+    condition_threshold {
+      filter          = "metric.type=\"${local.user_metric}/${google_logging_metric.coda_reconcile_failed.name}\" AND resource.type=\"cloud_run_revision\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+
+      aggregations {
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = ["metric.label.mapping"]
+      }
+
+      trigger {
+        count = 1
+      }
+    }
+  }
+
+  alert_strategy {
+    auto_close = "86400s"
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "The daily Coda reconcile could not read or repair a table; staff edits and deletions in Coda stay unrepaired. Runbook: ${var.runbook_url}#coda-drift"
   }
 }
 

@@ -453,3 +453,56 @@ resource "google_logging_metric" "admin_refused" {
     status = "EXTRACT(jsonPayload.status)"
   }
 }
+
+resource "google_logging_metric" "coda_reconciled" {
+  project     = var.project_id
+  name        = "runner/coda_reconciled"
+  description = "Coda tables reconciled with PostgreSQL (runner coda reconcile and its daily run); drift counts are in the log line."
+  filter      = "jsonPayload.event=\"coda_reconciled\" AND (resource.type=\"cloud_run_revision\" OR resource.type=\"cloud_run_job\")"
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    unit        = "1"
+
+    labels {
+      key         = "mapping"
+      value_type  = "STRING"
+      description = "The Coda mapping (mappings/<name>.yaml)."
+    }
+
+    labels {
+      key         = "trigger"
+      value_type  = "STRING"
+      description = "What started the run: cli or schedule."
+    }
+  }
+
+  label_extractors = {
+    mapping = "EXTRACT(jsonPayload.mapping)"
+    trigger = "EXTRACT(jsonPayload.trigger)"
+  }
+}
+
+resource "google_logging_metric" "coda_reconcile_failed" {
+  project     = var.project_id
+  name        = "runner/coda_reconcile_failed"
+  description = "Coda tables that could not be reconciled (Coda unreachable or refusing the token, a table missing, a repair that kept failing)."
+  filter      = "jsonPayload.event=\"coda_reconcile_failed\" AND (resource.type=\"cloud_run_revision\" OR resource.type=\"cloud_run_job\")"
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    unit        = "1"
+
+    labels {
+      key         = "mapping"
+      value_type  = "STRING"
+      description = "The Coda mapping (mappings/<name>.yaml)."
+    }
+  }
+
+  label_extractors = {
+    mapping = "EXTRACT(jsonPayload.mapping)"
+  }
+}
