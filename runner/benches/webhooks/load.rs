@@ -60,3 +60,12 @@ pub async fn load(
     out.ms.sort_by(f64::total_cmp);
     Ok(out)
 }
+
+/// Seconds of load per route: 30, or 5 with `BENCH_QUICK=1`.
+pub fn seconds() -> u64 {
+    if std::env::var_os("BENCH_QUICK").is_some() {
+        5
+    } else {
+        30
+    }
+}

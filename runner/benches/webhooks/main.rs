@@ -46,11 +46,7 @@ async fn baseline(State(pool): State<PgPool>, body: Bytes) -> StatusCode {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let secs = if std::env::var_os("BENCH_QUICK").is_some() {
-        5
-    } else {
-        30
-    };
+    let secs = load::seconds();
     let db = util::BenchDb::create().await?;
     sqlx::query("create table if not exists bench_raw (id bigint generated always as identity primary key, body bytea not null, received_at timestamptz not null default now())")
         .execute(&db.pool)

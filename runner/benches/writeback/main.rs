@@ -76,11 +76,7 @@ async fn seed(pool: &PgPool) -> anyhow::Result<Vec<Uuid>> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let secs = if std::env::var_os("BENCH_QUICK").is_some() {
-        5
-    } else {
-        30
-    };
+    let secs = load::seconds();
     let db = util::BenchDb::create().await?;
     // The same row, typed as the table types it, with no authentication, validation, lock,
     // audit or change event.

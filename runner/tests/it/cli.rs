@@ -340,13 +340,7 @@ fn validate_reports_a_misspelt_template_variable_and_a_table_name_that_is_no_ide
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     assert!(!stdout.contains("Config valid."), "{stdout}");
     let located = |file: &str, line: u32, needle: &str| {
-        stderr.lines().any(|l| {
-            let parts: Vec<&str> = l.splitn(4, ':').collect();
-            parts.len() == 4
-                && parts[0].ends_with(file)
-                && parts[1].parse::<u32>() == Ok(line)
-                && parts[3].contains(needle)
-        })
+        located(&stderr, file, needle) && stderr.contains(&format!("{file}:{line}:"))
     };
     assert!(
         located("mappings/patients.yaml", 23, "`nick_nmae`"),
