@@ -3,17 +3,17 @@
 //!
 //! | route | page | who |
 //! |---|---|---|
-//! | `GET /admin` | sync health ([`health`]) | every role |
-//! | `GET /admin/failures`, `POST .../inbox/{id}/replay`, `.../inbox/replay-all`, `.../outbox/{id}/retry`, `.../outbox/retry-all`, `.../sync/{pipeline}/run` | failures ([`failures`]) | every role sees; admins act |
-//! | `GET /admin/review`, `POST /admin/review/{rule}/{id}/link`, `.../dismiss` | review queue ([`review`]) | admin, clinician, viewer see; admins act |
-//! | `GET /admin/audit`, `/admin/audit/{table}/{id}`, `/admin/audit/patients/{id}/disclosures.csv` | audit trail ([`audit`], [`disclosures`]) | admin, viewer |
-//! | `GET /admin/access` | access log ([`access`]) | admin, viewer |
+//! | `GET /admin` | sync health (`health`) | every role |
+//! | `GET /admin/failures`, `POST .../inbox/{id}/replay`, `.../inbox/replay-all`, `.../outbox/{id}/retry`, `.../outbox/retry-all`, `.../sync/{pipeline}/run` | failures (`failures`) | every role sees; admins act |
+//! | `GET /admin/review`, `POST /admin/review/{rule}/{id}/link`, `.../dismiss` | review queue (`review`) | admin, clinician, viewer see; admins act |
+//! | `GET /admin/audit`, `/admin/audit/{table}/{id}`, `/admin/audit/patients/{id}/disclosures.csv` | audit trail (`audit`, `disclosures`) | admin, viewer |
+//! | `GET /admin/access` | access log (`access`) | admin, viewer |
 //!
-//! Every request is authenticated ([`auth`]: IAP's signed header, ES256, or a loopback-only dev
+//! Every request is authenticated (`auth`: IAP's signed header, ES256, or a loopback-only dev
 //! user) and authorised from `staff_roles` before anything else is read. Every POST carries a
-//! single-use form token ([`csrf`]). Every view of patient data writes an `access_log` row
-//! ([`trail`]). Patient data appears in page bodies only: never in a URL's query string, a log
-//! line or a metric. Templates and the stylesheet are embedded in the binary ([`view`]).
+//! single-use form token (`csrf`). Every view of patient data writes an `access_log` row
+//! (`trail`). Patient data appears in page bodies only: never in a URL's query string, a log
+//! line or a metric. Templates and the stylesheet are embedded in the binary (`view`).
 
 mod access;
 mod audit;

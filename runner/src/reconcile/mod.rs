@@ -3,14 +3,14 @@
 //! so a row a person deleted in Coda, or a synced cell a person overwrote there, stays wrong
 //! until something reads Coda. This does.
 //!
-//! Per mapped table: read every row of the Coda table ([`read`]), what the mapping makes of
+//! Per mapped table: read every row of the Coda table (`read`), what the mapping makes of
 //! PostgreSQL, and compare them by merge key, cell by cell, in the push's canonical cell form
-//! ([`diff`]): rows missing in Coda, rows in Coda with no PostgreSQL row, cells that differ
+//! (`diff`): rows missing in Coda, rows in Coda with no PostgreSQL row, cells that differ
 //! (column label and record id, never a value) and keys held twice. With `repair`, write the
-//! fewest calls that make Coda equal PostgreSQL for the synced columns ([`repair`]), under the
+//! fewest calls that make Coda equal PostgreSQL for the synced columns (`repair`), under the
 //! same per-table lock as `runner push`, and record the confirmed state in `coda_pushed_rows`.
 //! Write-back (Coda-owned) tables are compared the other way: a Coda value PostgreSQL does not
-//! have is reported, never overwritten. [`schedule`] runs it daily.
+//! have is reported, never overwritten. `schedule` runs it daily.
 
 mod diff;
 mod read;

@@ -96,7 +96,7 @@ impl DrChronoState {
     }
 
     /// Gates the listings of `resource`: each computes its page, then waits for the gate's
-    /// release before answering (see [`super::gate`]).
+    /// release before answering (see `super::gate`).
     pub fn gate_lists(&self, resource: Resource) -> std::sync::Arc<super::gate::ListGate> {
         self.inner.gates.close(resource)
     }

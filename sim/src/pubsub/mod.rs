@@ -5,7 +5,7 @@
 //!   base64, "attributes": {...}}]}` answers `{"messageIds": [...]}` in request order (ids are
 //!   decimal strings, unique per simulator). Any topic is accepted (no topic admin API). A
 //!   message needs `data` or at least one attribute; `data` must be base64; an empty list or
-//!   a bad body is a 400 with Google's error shape. [`PubsubHandle::fail_publish`] makes every
+//!   a bad body is a 400 with Google's error shape. `fail_publish` makes every
 //!   publish answer a given status (an outage).
 //! - [`PubsubHandle::deliver`] pushes every message not yet acknowledged by a
 //!   [`PushSubscription`] to its endpoint as the wrapped push body (apis.md §4.1: `message`

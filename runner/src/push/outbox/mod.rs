@@ -2,7 +2,7 @@
 //! table, and settles them. Several workers may run on one database, in one process or many:
 //!
 //! - Each worker holds a session-level advisory lock for its whole life ([`WorkerLock`]) and
-//!   claims under that lock's key ([`claim`]): the claims of a worker that died (kill -9, a
+//!   claims under that lock's key (`claim`): the claims of a worker that died (kill -9, a
 //!   lost instance) are taken over by the next claim at once, and the lease is only the
 //!   fallback.
 //! - Events of tables no mapping reads are done at once.
