@@ -8,7 +8,7 @@ use sim::data::Resource;
 use sim::webhooks::{DeepCuraGridhooks, DrChronoWebhooks, WebhookRequest, note_for_appointment};
 
 /// Sends `req` to the server and requires a 2xx.
-pub async fn deliver(url: &str, req: WebhookRequest) {
+pub(crate) async fn deliver(url: &str, req: WebhookRequest) {
     let resp = req
         .send(&reqwest::Client::new(), url)
         .await

@@ -8,7 +8,7 @@ use sim::drchrono::{DrChronoConfig, DrChronoSim};
 
 use super::util::{BenchDb, rate, timed};
 
-pub async fn run(db: &BenchDb, n: usize, ingest_rate: f64) -> anyhow::Result<()> {
+pub(crate) async fn run(db: &BenchDb, n: usize, ingest_rate: f64) -> anyhow::Result<()> {
     let clinic = Clinic::generate_only(
         7,
         n,

@@ -13,11 +13,11 @@ use sim::data::{Clinic, Resource};
 use super::util::{BenchDb, rate, timed};
 
 /// Batch size: a DrChrono page of patients.
-pub const BATCH: usize = 100;
+pub(crate) const BATCH: usize = 100;
 const ROUNDS: usize = 3;
 
 /// The patients as the simulator serves them (non-verbose).
-pub fn patients(n: usize) -> Vec<Value> {
+pub(crate) fn patients(n: usize) -> Vec<Value> {
     let clinic = Clinic::generate_only(
         7,
         n,
@@ -32,7 +32,7 @@ pub fn patients(n: usize) -> Vec<Value> {
 }
 
 /// Returns our ingest rate (rows/s).
-pub async fn run(db: &BenchDb, n: usize) -> anyhow::Result<f64> {
+pub(crate) async fn run(db: &BenchDb, n: usize) -> anyhow::Result<f64> {
     let plan = super::util::plan("http://127.0.0.1:9")?;
     let m = plan
         .pipeline("patients")

@@ -10,7 +10,7 @@ use sim::drchrono::{DrChronoConfig, DrChronoSim};
 
 use super::util::{BenchDb, env_vars, repo};
 
-pub async fn run(db: &BenchDb, small: usize, large: usize) -> anyhow::Result<()> {
+pub(crate) async fn run(db: &BenchDb, small: usize, large: usize) -> anyhow::Result<()> {
     let config = unlimited_config()?;
     let mut peaks = Vec::new();
     for n in [small, large] {

@@ -10,7 +10,7 @@ use sim::drchrono::{DrChronoConfig, DrChronoSim, RateLimitConfig};
 
 use super::util::BenchDb;
 
-pub async fn run(db: &BenchDb) -> anyhow::Result<()> {
+pub(crate) async fn run(db: &BenchDb) -> anyhow::Result<()> {
     db.reset().await?;
     let probe = super::util::plan("http://127.0.0.1:9")?;
     let limits = &probe.systems.drchrono.rate;

@@ -9,7 +9,7 @@ use runner::config::{Env, EnvMode, Plan};
 use sqlx::PgPool;
 
 /// A database created for this run and dropped at the end.
-pub struct BenchDb {
+pub(crate) struct BenchDb {
     pub name: String,
     pub url: String,
     server: String,
@@ -17,7 +17,7 @@ pub struct BenchDb {
 }
 
 impl BenchDb {
-    pub async fn create() -> anyhow::Result<Self> {
+    pub(crate) async fn create() -> anyhow::Result<Self> {
         let server = std::env::var("BENCH_PG")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
         let name = format!("bench_sync_{}", std::process::id());
@@ -34,14 +34,14 @@ impl BenchDb {
     }
 
     /// Empties the synced tables (and their audit and outbox rows) between measurements.
-    pub async fn reset(&self) -> anyhow::Result<()> {
+    pub(crate) async fn reset(&self) -> anyhow::Result<()> {
         sqlx::query("truncate patients, providers, insurance_records, appointments, clinical_notes, line_items, medications, problems, allergies, change_log, outbox, sync_cursors, sync_log, access_log, oauth_credentials cascade")
             .execute(&self.pool)
             .await?;
         Ok(())
     }
 
-    pub async fn drop(self) -> anyhow::Result<()> {
+    pub(crate) async fn drop(self) -> anyhow::Result<()> {
         self.pool.close().await;
         let admin = runner::store::connect(&format!("{}/postgres", self.server)).await?;
         sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -54,11 +54,11 @@ impl BenchDb {
     }
 }
 
-pub fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-pub fn env_vars(drchrono_url: &str) -> BTreeMap<String, String> {
+pub(crate) fn env_vars(drchrono_url: &str) -> BTreeMap<String, String> {
     [
         ("DRCHRONO_BASE_URL", drchrono_url),
         ("DRCHRONO_CLIENT_ID", "sim-client-id"),
@@ -83,14 +83,14 @@ pub fn env_vars(drchrono_url: &str) -> BTreeMap<String, String> {
 }
 
 /// The shipped plan pointed at a simulator, with the rate budget as shipped.
-pub fn plan(drchrono_url: &str) -> anyhow::Result<Plan> {
+pub(crate) fn plan(drchrono_url: &str) -> anyhow::Result<Plan> {
     Plan::load(&repo(), &Env::Map(env_vars(drchrono_url)), EnvMode::Strict)
         .map(|(p, _)| p)
         .map_err(|d| anyhow::anyhow!("config invalid:\n{d}"))
 }
 
 /// Times `f`, returning its result and the elapsed time.
-pub async fn timed<T, F: std::future::Future<Output = anyhow::Result<T>>>(
+pub(crate) async fn timed<T, F: std::future::Future<Output = anyhow::Result<T>>>(
     f: F,
 ) -> anyhow::Result<(T, Duration)> {
     let start = Instant::now();
@@ -98,6 +98,6 @@ pub async fn timed<T, F: std::future::Future<Output = anyhow::Result<T>>>(
     Ok((out, start.elapsed()))
 }
 
-pub fn rate(rows: usize, d: Duration) -> f64 {
+pub(crate) fn rate(rows: usize, d: Duration) -> f64 {
     rows as f64 / d.as_secs_f64().max(1e-9)
 }

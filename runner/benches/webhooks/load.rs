@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use sim::webhooks::WebhookRequest;
 
 /// Latencies of one run, sorted, in milliseconds.
-pub struct Latencies {
+pub(crate) struct Latencies {
     /// Each request's latency.
     pub ms: Vec<f64>,
     /// Requests that failed or did not get a 2xx.
@@ -15,7 +15,7 @@ pub struct Latencies {
 
 impl Latencies {
     /// The `q`th percentile.
-    pub fn p(&self, q: f64) -> f64 {
+    pub(crate) fn p(&self, q: f64) -> f64 {
         if self.ms.is_empty() {
             return f64::NAN;
         }
@@ -25,7 +25,7 @@ impl Latencies {
 }
 
 /// Sends `reqs` to `base` at `rate` per second regardless of answers (open loop).
-pub async fn load(
+pub(crate) async fn load(
     http: &reqwest::Client,
     base: &str,
     reqs: &[WebhookRequest],
@@ -62,7 +62,7 @@ pub async fn load(
 }
 
 /// Seconds of load per route: 30, or 5 with `BENCH_QUICK=1`.
-pub fn seconds() -> u64 {
+pub(crate) fn seconds() -> u64 {
     if std::env::var_os("BENCH_QUICK").is_some() {
         5
     } else {

@@ -16,14 +16,14 @@ use crate::server::{ApiError, AppState};
 use crate::store::StoreError;
 
 /// Rows per page.
-pub const PAGE: i64 = 50;
+pub(super) const PAGE: i64 = 50;
 
 /// The systems the page offers (`access_log.system`).
-pub const SYSTEMS: [&str; 5] = [trail::SYSTEM, "drchrono", "coda", "pubsub", "gcs"];
+pub(super) const SYSTEMS: [&str; 5] = [trail::SYSTEM, "drchrono", "coda", "pubsub", "gcs"];
 
 /// The filters.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
-pub struct Filter {
+pub(super) struct Filter {
     /// The system (default: dashboard views).
     #[serde(default)]
     pub system: Option<String>,
@@ -48,7 +48,7 @@ type Row = (
 );
 
 /// The page.
-pub async fn page(
+pub(super) async fn page(
     staff: Staff,
     State(state): State<AppState>,
     Query(f): Query<Filter>,

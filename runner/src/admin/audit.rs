@@ -24,10 +24,10 @@ use crate::server::{ApiError, AppState};
 use crate::store::{Ident, StoreError};
 
 /// Rows per page.
-pub const PAGE: i64 = 50;
+pub(super) const PAGE: i64 = 50;
 
 /// Changes shown on a record's history page (newest first).
-pub const HISTORY: i64 = 500;
+pub(super) const HISTORY: i64 = 500;
 
 /// The filters of the list (all optional; empty strings are absent).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -216,7 +216,7 @@ fn rows(changes: &[Change]) -> Vec<minijinja::Value> {
 }
 
 /// The list page.
-pub async fn page(
+pub(super) async fn page(
     staff: Staff,
     State(state): State<AppState>,
     Query(f): Query<Filter>,
@@ -249,7 +249,7 @@ pub async fn page(
 }
 
 /// `GET /admin/audit/{table}/{id}`: one record's history; 404 for an unknown record.
-pub async fn record(
+pub(super) async fn record(
     staff: Staff,
     State(state): State<AppState>,
     Path((table, raw)): Path<(String, String)>,

@@ -23,7 +23,7 @@ const BAR: i64 = WIDTH / 24;
 
 /// The 24 hourly buckets ending with the hour of `now`, from `(hour start, succeeded, failed)`
 /// rows (rows outside the window are ignored).
-pub fn buckets(now: DateTime<Utc>, rows: &[(DateTime<Utc>, i64, i64)]) -> [Hour; 24] {
+pub(super) fn buckets(now: DateTime<Utc>, rows: &[(DateTime<Utc>, i64, i64)]) -> [Hour; 24] {
     let current = now.duration_trunc(Duration::hours(1)).unwrap_or(now);
     let mut out = [Hour::default(); 24];
     for (start, ok, failed) in rows {
@@ -38,7 +38,7 @@ pub fn buckets(now: DateTime<Utc>, rows: &[(DateTime<Utc>, i64, i64)]) -> [Hour;
 }
 
 /// The chart as an `<svg>` element, the last bucket being the hour of `now`.
-pub fn svg(now: DateTime<Utc>, hours: &[Hour; 24]) -> String {
+pub(super) fn svg(now: DateTime<Utc>, hours: &[Hour; 24]) -> String {
     let current = now.duration_trunc(Duration::hours(1)).unwrap_or(now);
     let ok: i64 = hours.iter().map(|h| h.succeeded).sum();
     let failed: i64 = hours.iter().map(|h| h.failed).sum();

@@ -12,14 +12,14 @@ use crate::server::ApiError;
 use crate::store::StoreError;
 
 /// How long a page's forms stay usable, in minutes.
-pub const TOKEN_MINUTES: i32 = 120;
+pub(super) const TOKEN_MINUTES: i32 = 120;
 
 fn hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
 /// A new token for `email` (and the removal of expired ones).
-pub async fn issue(pool: &PgPool, email: &str) -> Result<String, StoreError> {
+pub(super) async fn issue(pool: &PgPool, email: &str) -> Result<String, StoreError> {
     // 244 random bits from two v4 UUIDs (the OS generator).
     let token = format!(
         "{}{}",
@@ -41,7 +41,11 @@ pub async fn issue(pool: &PgPool, email: &str) -> Result<String, StoreError> {
 }
 
 /// Spends `token` for `email`; a missing, forged, foreign, expired or spent token is a 403.
-pub async fn spend(pool: &PgPool, email: &str, token: Option<&str>) -> Result<(), HtmlError> {
+pub(super) async fn spend(
+    pool: &PgPool,
+    email: &str,
+    token: Option<&str>,
+) -> Result<(), HtmlError> {
     let token = token.map(str::trim).filter(|t| !t.is_empty());
     let Some(token) = token else {
         return Err(ApiError::forbidden("the form carried no token; reload the page").into());

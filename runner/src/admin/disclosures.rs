@@ -121,7 +121,7 @@ pub async fn report(pool: &PgPool, ids: &[Uuid]) -> Result<String, StoreError> {
 }
 
 /// The export.
-pub async fn export(
+pub(super) async fn export(
     staff: Staff,
     State(state): State<AppState>,
     Path(raw): Path<String>,

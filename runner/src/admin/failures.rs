@@ -23,11 +23,11 @@ use crate::server::{ApiError, AppState};
 use crate::store::StoreError;
 
 /// Rows shown per list.
-pub const LIMIT: i64 = 100;
+pub(super) const LIMIT: i64 = 100;
 
 /// A form that carries only its token.
 #[derive(Debug, Default, Deserialize)]
-pub struct TokenForm {
+pub(super) struct TokenForm {
     /// The single-use form token.
     #[serde(default)]
     pub csrf: Option<String>,
@@ -35,7 +35,7 @@ pub struct TokenForm {
 
 /// `?done=` after an action: which fixed confirmation to show.
 #[derive(Debug, Default, Deserialize)]
-pub struct Done {
+pub(super) struct Done {
     /// The action's code.
     #[serde(default)]
     pub done: Option<String>,
@@ -65,7 +65,7 @@ type DeadRow = (i64, String, Uuid, i32, Option<String>, DateTime<Utc>);
 type RunRow = (String, String, DateTime<Utc>, Option<String>);
 
 /// The page.
-pub async fn page(
+pub(super) async fn page(
     staff: Staff,
     State(state): State<AppState>,
     Query(done): Query<Done>,
@@ -291,7 +291,7 @@ impl Queue {
 }
 
 /// `POST /admin/failures/inbox/{id}/replay` and `POST /admin/failures/outbox/{id}/retry`.
-pub async fn one(
+pub(super) async fn one(
     staff: Staff,
     State(state): State<AppState>,
     route: MatchedPath,
@@ -302,7 +302,7 @@ pub async fn one(
 }
 
 /// `POST /admin/failures/inbox/replay-all` and `POST /admin/failures/outbox/retry-all`.
-pub async fn all(
+pub(super) async fn all(
     staff: Staff,
     State(state): State<AppState>,
     route: MatchedPath,
@@ -312,7 +312,7 @@ pub async fn all(
 }
 
 /// `POST /admin/failures/sync/{pipeline}/run`.
-pub async fn run_again(
+pub(super) async fn run_again(
     staff: Staff,
     State(state): State<AppState>,
     Path(pipeline): Path<String>,

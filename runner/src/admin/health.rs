@@ -289,7 +289,10 @@ fn status(
 }
 
 /// The page.
-pub async fn page(staff: Staff, State(state): State<AppState>) -> Result<Html<String>, HtmlError> {
+pub(super) async fn page(
+    staff: Staff,
+    State(state): State<AppState>,
+) -> Result<Html<String>, HtmlError> {
     staff.may_see(Page::Health)?;
     let h = load(&state.pool, &state.plan).await?;
     let count = |s: Status| h.pipelines.iter().filter(|p| p.status == s).count();

@@ -17,7 +17,11 @@ use crate::store::StoreError;
 pub const REQUEST_POLL: Duration = Duration::from_secs(2);
 
 /// Asks for a run of `pipeline` on behalf of `email`. Returns false when one is already open.
-pub async fn request(pool: &PgPool, pipeline: &str, email: &str) -> Result<bool, StoreError> {
+pub(super) async fn request(
+    pool: &PgPool,
+    pipeline: &str,
+    email: &str,
+) -> Result<bool, StoreError> {
     let r = sqlx::query(
         "insert into sync_requests (pipeline, requested_by) values ($1, $2) \
          on conflict (pipeline) where taken_at is null do nothing",
@@ -31,7 +35,7 @@ pub async fn request(pool: &PgPool, pipeline: &str, email: &str) -> Result<bool,
 }
 
 /// The pipelines with an open request.
-pub async fn open(pool: &PgPool) -> Result<Vec<String>, StoreError> {
+pub(super) async fn open(pool: &PgPool) -> Result<Vec<String>, StoreError> {
     sqlx::query_scalar("select pipeline from sync_requests where taken_at is null order by id")
         .fetch_all(pool)
         .await

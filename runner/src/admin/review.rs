@@ -24,7 +24,7 @@ use crate::server::{ApiError, AppState};
 use crate::store::{StoreError, set_actor};
 
 /// Items shown per rule.
-pub const LIMIT: i64 = 50;
+pub(super) const LIMIT: i64 = 50;
 
 fn flash(done: Option<&str>) -> Option<&'static str> {
     match done? {
@@ -52,7 +52,7 @@ fn texts(row: &sqlx::postgres::PgRow, from: usize) -> Vec<Option<String>> {
 }
 
 /// The page.
-pub async fn page(
+pub(super) async fn page(
     staff: Staff,
     State(state): State<AppState>,
     Query(done): Query<Done>,
@@ -132,7 +132,7 @@ pub async fn page(
 
 /// The manual link form: a candidate (`target`) or an id typed in (`target_id`, which wins).
 #[derive(Debug, Default, Deserialize)]
-pub struct LinkForm {
+pub(super) struct LinkForm {
     /// The single-use form token.
     #[serde(default)]
     pub csrf: Option<String>,
@@ -146,7 +146,7 @@ pub struct LinkForm {
 
 /// The dismissal form.
 #[derive(Debug, Default, Deserialize)]
-pub struct DismissForm {
+pub(super) struct DismissForm {
     /// The single-use form token.
     #[serde(default)]
     pub csrf: Option<String>,
@@ -198,7 +198,7 @@ async fn begin(
 }
 
 /// `POST /admin/review/{rule}/{id}/link`.
-pub async fn link(
+pub(super) async fn link(
     staff: Staff,
     State(state): State<AppState>,
     Path((rule, item)): Path<(String, String)>,
@@ -248,7 +248,7 @@ pub async fn link(
 }
 
 /// `POST /admin/review/{rule}/{id}/dismiss`.
-pub async fn dismiss(
+pub(super) async fn dismiss(
     staff: Staff,
     State(state): State<AppState>,
     Path((rule, item)): Path<(String, String)>,

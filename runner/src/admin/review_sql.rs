@@ -18,11 +18,11 @@ use crate::link::{join_clause, target_ref};
 use crate::store::{Ident, StoreError};
 
 /// Candidates shown per item.
-pub const CANDIDATES: i64 = 10;
+pub(super) const CANDIDATES: i64 = 10;
 
 /// The statements of one rule.
 #[derive(Debug, Clone)]
-pub struct ReviewSql {
+pub(super) struct ReviewSql {
     /// The rule's name (in routes and on the page).
     pub rule: String,
     /// The `from` table.
@@ -50,7 +50,7 @@ pub struct ReviewSql {
 }
 
 /// Compiles the review statements of `rule`.
-pub fn compile(rule: &LinkRule) -> Result<ReviewSql, StoreError> {
+pub(super) fn compile(rule: &LinkRule) -> Result<ReviewSql, StoreError> {
     let from = Ident::new(&rule.from)?;
     let to = Ident::new(&rule.to)?;
     let flag = Ident::new(&rule.unmatched.review_flag_column)?;

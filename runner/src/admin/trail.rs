@@ -18,7 +18,7 @@ pub const SYSTEM: &str = "dashboard";
 
 /// Records that `staff` viewed `records` on `page` through `route` (a route template such as
 /// `/admin/audit/{table}/{id}`); `started` is when the request began (the row's latency).
-pub async fn viewed(
+pub(super) async fn viewed(
     pool: &PgPool,
     staff: &Staff,
     page: Page,
@@ -34,7 +34,7 @@ pub async fn viewed(
 /// Records an action of `staff` on `page` through `route` touching `records`, and logs the
 /// `admin_action` event (action name and count only).
 #[allow(clippy::too_many_arguments)]
-pub async fn acted(
+pub(super) async fn acted(
     pool: &PgPool,
     staff: &Staff,
     page: Page,

@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::server::ApiError;
 
 /// The stylesheet, served at `/admin/static/admin.css`.
-pub const STYLESHEET: &str = include_str!("templates/admin.css");
+pub(super) const STYLESHEET: &str = include_str!("templates/admin.css");
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
@@ -37,12 +37,12 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
 });
 
 /// A serializable value for a template context.
-pub fn ser<T: Serialize>(value: &T) -> minijinja::Value {
+pub(super) fn ser<T: Serialize>(value: &T) -> minijinja::Value {
     minijinja::Value::from(minijinja::value::Serde(value))
 }
 
 /// Renders `template` with `ctx`. `.html` templates escape every value.
-pub fn render(template: &str, ctx: minijinja::Value) -> Result<Html<String>, HtmlError> {
+pub(super) fn render(template: &str, ctx: minijinja::Value) -> Result<Html<String>, HtmlError> {
     TEMPLATES
         .get_template(template)
         .and_then(|t| t.render(ctx))
@@ -55,7 +55,7 @@ pub fn render(template: &str, ctx: minijinja::Value) -> Result<Html<String>, Htm
 
 /// What every page's layout needs: who is signed in, which pages they see, which is current.
 #[derive(Debug, Serialize)]
-pub struct Chrome {
+pub(super) struct Chrome {
     /// The staff member's email.
     pub email: String,
     /// Their role.
@@ -74,7 +74,7 @@ pub struct Chrome {
 
 impl Chrome {
     /// The chrome of page `current` for `staff`.
-    pub fn new(staff: &super::Staff, current: &'static str) -> Self {
+    pub(super) fn new(staff: &super::Staff, current: &'static str) -> Self {
         use super::Page;
         let pages = [
             ("health", "/admin", "Sync health", Page::Health),
@@ -162,7 +162,7 @@ impl IntoResponse for HtmlError {
 
 /// Adds the headers every dashboard response carries: pages hold patient data, so nothing is
 /// cached or sent on as a referrer, and only our own stylesheet and forms are allowed.
-pub async fn page_headers(mut res: Response) -> Response {
+pub(super) async fn page_headers(mut res: Response) -> Response {
     let h = res.headers_mut();
     h.entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
@@ -186,12 +186,12 @@ pub async fn page_headers(mut res: Response) -> Response {
 }
 
 /// `2026-03-05 14:07:09 UTC`.
-pub fn time(t: DateTime<Utc>) -> String {
+pub(super) fn time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 /// `5 s`, `12 min`, `3 h 4 min`, `2 d 5 h`.
-pub fn age(secs: i64) -> String {
+pub(super) fn age(secs: i64) -> String {
     let s = secs.max(0);
     match s {
         0..60 => format!("{s} s"),
@@ -202,12 +202,12 @@ pub fn age(secs: i64) -> String {
 }
 
 /// A keyset cursor `(at, id)` as it appears in a `before=` parameter: `<microseconds>_<id>`.
-pub fn cursor(at: DateTime<Utc>, id: i64) -> String {
+pub(super) fn cursor(at: DateTime<Utc>, id: i64) -> String {
     format!("{}_{id}", at.timestamp_micros())
 }
 
 /// Parses a [`cursor`]; a malformed one is a 422.
-pub fn parse_cursor(s: &str) -> Result<(DateTime<Utc>, i64), HtmlError> {
+pub(super) fn parse_cursor(s: &str) -> Result<(DateTime<Utc>, i64), HtmlError> {
     let bad = || HtmlError::from(ApiError::unprocessable("malformed page cursor"));
     let (micros, id) = s.split_once('_').ok_or_else(bad)?;
     let at = micros

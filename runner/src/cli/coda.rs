@@ -42,7 +42,7 @@ pub struct CheckArgs {
 }
 
 /// Runs the command (`reconcile` is in [`super::coda_reconcile`]).
-pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
+pub(super) async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
     let args = match args.command {
         CodaCommand::Check(a) => a,
         CodaCommand::Reconcile(a) => return super::coda_reconcile::run(dir, a).await,

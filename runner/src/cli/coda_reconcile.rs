@@ -42,7 +42,7 @@ pub struct ReconcileArgs {
 }
 
 /// Runs the command.
-pub async fn run(dir: &Path, args: ReconcileArgs) -> anyhow::Result<i32> {
+pub(super) async fn run(dir: &Path, args: ReconcileArgs) -> anyhow::Result<i32> {
     let (plan, selected, pool, coda) =
         super::context::coda_work(dir, &args.tables, args.all).await?;
     let opts = Options {

@@ -11,7 +11,7 @@ use crate::store;
 
 /// Loads the plan with the `${VAR}`s of the systems the command uses (`needs`) required, or
 /// prints every config error.
-pub fn plan(dir: &Path, needs: Needs) -> anyhow::Result<Plan> {
+pub(super) fn plan(dir: &Path, needs: Needs) -> anyhow::Result<Plan> {
     match Plan::load(dir, &Env::Process, EnvMode::Needs(needs)) {
         Ok((plan, _)) => Ok(plan),
         Err(diags) => {
@@ -26,7 +26,7 @@ pub fn plan(dir: &Path, needs: Needs) -> anyhow::Result<Plan> {
 
 /// Connects to `DATABASE_URL` without migrating (for roles that may not change the schema) and
 /// refuses a database whose schema is behind this binary.
-pub async fn database_current() -> anyhow::Result<PgPool> {
+pub(super) async fn database_current() -> anyhow::Result<PgPool> {
     let pool = store::connect(&super::default_database_url())
         .await
         .context("cannot connect to PostgreSQL")?;
@@ -43,13 +43,13 @@ pub async fn database_current() -> anyhow::Result<PgPool> {
 }
 
 /// Connects to `DATABASE_URL` (creating the database if needed) and applies migrations.
-pub async fn database() -> anyhow::Result<PgPool> {
+pub(super) async fn database() -> anyhow::Result<PgPool> {
     Ok(database_at(&super::default_database_url()).await?.0)
 }
 
 /// Connects to `url`, creating the database if needed, and applies migrations. Also says
 /// whether the database was created.
-pub async fn database_at(url: &str) -> anyhow::Result<(PgPool, bool)> {
+pub(super) async fn database_at(url: &str) -> anyhow::Result<(PgPool, bool)> {
     let created = store::create_database_if_missing(url)
         .await
         .context("cannot create the database")?;
@@ -64,7 +64,7 @@ pub async fn database_at(url: &str) -> anyhow::Result<(PgPool, bool)> {
 
 /// What `runner push` and `runner coda reconcile` start from: the plan (Coda settings
 /// required), the mappings chosen by `tables` or `all`, a migrated pool and a Coda client.
-pub async fn coda_work(
+pub(super) async fn coda_work(
     dir: &Path,
     tables: &[String],
     all: bool,
@@ -80,7 +80,7 @@ pub async fn coda_work(
 }
 
 /// The pipelines named, in dependency order, or all that have a list endpoint.
-pub fn select<'a>(
+pub(super) fn select<'a>(
     plan: &'a Plan,
     names: &[String],
     all: bool,

@@ -32,7 +32,7 @@ const LOCAL_DEMO_DB: &str = "postgres://postgres@127.0.0.1:5432/clinical_demo";
 
 /// Runs the command. A build without the `demo` feature (the production image) has no
 /// simulators: it says how to get them and exits 2.
-pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
+pub(super) async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
     #[cfg(feature = "demo")]
     {
         run_demo(dir, args).await

@@ -17,7 +17,7 @@ const ACTOR: &str = "link_rules";
 pub struct Args {}
 
 /// Runs the command.
-pub async fn run(dir: &Path, _args: Args) -> anyhow::Result<i32> {
+pub(super) async fn run(dir: &Path, _args: Args) -> anyhow::Result<i32> {
     let plan = super::context::plan(dir, Needs::NONE)?;
     let links = CompiledLinks::compile(&plan.links).context("links.yaml cannot be compiled")?;
     let pool = super::context::database().await?;

@@ -42,7 +42,7 @@ fn parse_grants(s: &str) -> anyhow::Result<Vec<(String, String)>> {
 }
 
 /// Runs the command.
-pub async fn run(args: Args) -> anyhow::Result<i32> {
+pub(super) async fn run(args: Args) -> anyhow::Result<i32> {
     let url = args
         .database_url
         .unwrap_or_else(super::default_database_url);

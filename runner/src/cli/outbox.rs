@@ -35,7 +35,7 @@ pub enum Verb {
 }
 
 /// Runs the command.
-pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
+pub(super) async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
     let pool = super::context::database().await?;
     match args.command.unwrap_or(Verb::Status) {
         Verb::Status => {

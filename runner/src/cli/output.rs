@@ -16,17 +16,17 @@ static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
 static STDERR_CLOSED: AtomicBool = AtomicBool::new(false);
 
 /// Writes one line to standard output (see the module docs). Use [`outln!`].
-pub fn stdout_line(args: fmt::Arguments<'_>) -> io::Result<()> {
+pub(super) fn stdout_line(args: fmt::Arguments<'_>) -> io::Result<()> {
     line(&mut io::stdout().lock(), &STDOUT_CLOSED, args)
 }
 
 /// Writes one line to standard error (see the module docs). Use [`errln!`].
-pub fn stderr_line(args: fmt::Arguments<'_>) -> io::Result<()> {
+pub(super) fn stderr_line(args: fmt::Arguments<'_>) -> io::Result<()> {
     line(&mut io::stderr().lock(), &STDERR_CLOSED, args)
 }
 
 /// True once a write to standard output found the pipe closed.
-pub fn stdout_closed() -> bool {
+pub(super) fn stdout_closed() -> bool {
     STDOUT_CLOSED.load(Ordering::Relaxed)
 }
 

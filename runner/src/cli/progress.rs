@@ -12,7 +12,7 @@ use crate::sync::Progress;
 
 /// Progress output chosen for the current stderr.
 #[derive(Debug)]
-pub enum CliProgress {
+pub(super) enum CliProgress {
     /// Bars on a terminal.
     Bars {
         /// All bars.
@@ -29,7 +29,7 @@ pub enum CliProgress {
 
 impl CliProgress {
     /// Bars when stderr is a terminal and not in CI, else lines.
-    pub fn new() -> Self {
+    pub(super) fn new() -> Self {
         if std::io::stderr().is_terminal() && std::env::var_os("CI").is_none() {
             CliProgress::Bars {
                 multi: MultiProgress::new(),
@@ -43,7 +43,7 @@ impl CliProgress {
     }
 
     /// Marks a pipeline's bar as done.
-    pub fn finish(&self, pipeline: &str, summary: &str) {
+    pub(super) fn finish(&self, pipeline: &str, summary: &str) {
         match self {
             CliProgress::Bars { bars, .. } => {
                 if let Some(b) = bars

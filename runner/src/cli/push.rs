@@ -115,7 +115,7 @@ impl PushProgress for Progress {
 }
 
 /// Runs the command.
-pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
+pub(super) async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
     let (plan, selected, pool, coda) =
         super::context::coda_work(dir, &args.tables, args.all).await?;
     let progress = Progress::new();

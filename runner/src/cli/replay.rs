@@ -29,7 +29,7 @@ pub struct Args {
 }
 
 /// Parses `--since`: RFC 3339, or a date meaning midnight UTC.
-pub fn parse_since(s: &str) -> Result<DateTime<Utc>, String> {
+pub(super) fn parse_since(s: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
@@ -41,7 +41,7 @@ pub fn parse_since(s: &str) -> Result<DateTime<Utc>, String> {
 }
 
 /// Runs the command.
-pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
+pub(super) async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
     // Entries of pipelines that re-read their record from DrChrono need its credentials.
     let plan = super::context::plan(dir, Needs::DRCHRONO)?;
     let pool = super::context::database().await?;

@@ -14,7 +14,7 @@ use crate::gcp::Storage;
 pub struct Args {}
 
 /// Runs the command.
-pub async fn run(dir: &Path, _args: Args) -> anyhow::Result<i32> {
+pub(super) async fn run(dir: &Path, _args: Args) -> anyhow::Result<i32> {
     let plan = super::context::plan(dir, Needs::NONE)?;
     let pool = super::context::database_current().await?;
     let settings = &plan.systems.retention;

@@ -11,7 +11,7 @@ use crate::link::CompiledLinks;
 pub struct Args {}
 
 /// Runs the command.
-pub async fn run(dir: &Path, _args: Args) -> anyhow::Result<i32> {
+pub(super) async fn run(dir: &Path, _args: Args) -> anyhow::Result<i32> {
     let plan = super::context::plan(dir, Needs::NONE)?;
     let links = CompiledLinks::compile(&plan.links)?;
     let pool = super::context::database().await?;

@@ -15,7 +15,7 @@ pub struct Args {
 }
 
 /// Runs the command.
-pub fn run(dir: &Path, args: &Args) -> anyhow::Result<i32> {
+pub(super) fn run(dir: &Path, args: &Args) -> anyhow::Result<i32> {
     if args.check {
         let stale = stale_files(dir);
         for f in &stale {

@@ -143,7 +143,7 @@ impl OidcArgs {
 }
 
 /// Where to listen: `0.0.0.0:$PORT` when `PORT` is set, else `listen`.
-pub fn listen_addr(port: Option<&str>, listen: SocketAddr) -> anyhow::Result<SocketAddr> {
+pub(super) fn listen_addr(port: Option<&str>, listen: SocketAddr) -> anyhow::Result<SocketAddr> {
     match port {
         Some(p) => {
             let port: u16 = p
@@ -157,7 +157,7 @@ pub fn listen_addr(port: Option<&str>, listen: SocketAddr) -> anyhow::Result<Soc
 }
 
 /// Runs the command until shutdown.
-pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
+pub(super) async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
     let plan = super::context::plan(dir, args.role.needs())?;
     let pool = if args.role.migrates() {
         super::context::database().await?

@@ -43,7 +43,7 @@ pub struct Args {
 }
 
 /// Runs the command.
-pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
+pub(super) async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
     let plan = super::context::plan(dir, Needs::DRCHRONO)?;
     let selected = super::context::select(&plan, &args.pipelines, args.all)?;
     let pool = super::context::database().await?;

@@ -13,7 +13,7 @@ pub struct Args {
 }
 
 /// Runs the command.
-pub fn run(dir: &Path, args: &Args) -> anyhow::Result<i32> {
+pub(super) fn run(dir: &Path, args: &Args) -> anyhow::Result<i32> {
     let (plan, config) = match Plan::load(dir, &Env::Process, EnvMode::Lenient) {
         Ok(x) => x,
         Err(diags) => {

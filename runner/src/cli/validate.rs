@@ -29,7 +29,7 @@ pub struct Args {
 }
 
 /// Runs the command.
-pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
+pub(super) async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
     let mode = if args.env {
         EnvMode::Strict
     } else {

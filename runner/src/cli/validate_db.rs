@@ -13,7 +13,7 @@ type Columns = HashMap<String, HashMap<String, String>>;
 
 /// Adds a located error for every mapped column missing from the database or of an
 /// incompatible type.
-pub async fn check(
+pub(super) async fn check(
     plan: &Plan,
     config: &Config,
     url: &str,

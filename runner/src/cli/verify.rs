@@ -14,7 +14,7 @@ pub struct Args {
 }
 
 /// Runs the command.
-pub async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
+pub(super) async fn run(dir: &Path, args: Args) -> anyhow::Result<i32> {
     let plan = super::context::plan(dir, Needs::DRCHRONO)?;
     let all = args.pipelines.is_empty();
     let selected = super::context::select(&plan, &args.pipelines, all)?;

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use anyhow::Context as _;
 
 /// What to say when no binaries are found.
-pub const NO_BINARIES: &str = "no PostgreSQL server is reachable at 127.0.0.1:5432 and no PostgreSQL binaries (initdb, pg_ctl) were found: install them (Debian: apt-get install postgresql) or point DEMO_DATABASE_URL at a server";
+pub(super) const NO_BINARIES: &str = "no PostgreSQL server is reachable at 127.0.0.1:5432 and no PostgreSQL binaries (initdb, pg_ctl) were found: install them (Debian: apt-get install postgresql) or point DEMO_DATABASE_URL at a server";
 
 /// A running throwaway cluster.
 #[derive(Debug)]

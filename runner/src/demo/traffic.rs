@@ -46,7 +46,7 @@ async fn post(
 }
 
 /// Sends the burst to the server at `base`.
-pub async fn send(demo: &Demo, base: &str) -> anyhow::Result<Sent> {
+pub(super) async fn send(demo: &Demo, base: &str) -> anyhow::Result<Sent> {
     let http = crate::source::http_client(std::time::Duration::from_secs(10));
     let dr = demo.drchrono.state();
     let mut hooks = DrChronoWebhooks::new(WEBHOOK_SECRET, 7);
@@ -117,7 +117,11 @@ pub async fn send(demo: &Demo, base: &str) -> anyhow::Result<Sent> {
 /// Two patients answer a PHQ-9 (one from the app with their DrChrono id, one by email with
 /// email and birth date), and a staff member completes the intake checklist of the first
 /// patient's latest appointment in Coda, whose automation PATCHes it back.
-pub async fn from_people(demo: &Demo, base: &str, staff: &str) -> anyhow::Result<FromPeople> {
+pub(super) async fn from_people(
+    demo: &Demo,
+    base: &str,
+    staff: &str,
+) -> anyhow::Result<FromPeople> {
     let http = crate::source::http_client(std::time::Duration::from_secs(10));
     let patients = demo.drchrono.state().records(Resource::Patients);
     let sender = QuestionnaireSender::new(INBOUND_SECRET);

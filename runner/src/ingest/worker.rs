@@ -18,7 +18,7 @@ use crate::server::{AppState, Shutdown};
 use crate::store::StoreError;
 
 /// Most entries processed in one transaction.
-pub const BATCH: i64 = 100;
+pub(super) const BATCH: i64 = 100;
 
 /// How often the worker looks at the inbox without being woken.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(10);
@@ -59,7 +59,7 @@ pub async fn process_next(pool: &PgPool, plan: &Plan) -> Result<Option<Outcome>,
 /// Processes up to [`BATCH`] of the oldest `received` entries in one transaction. A database
 /// failure rolls the whole batch back (the entries stay `received`); an entry that cannot be
 /// written is marked failed inside its own savepoint. Returns the outcomes, oldest first.
-pub async fn process_batch(pool: &PgPool, plan: &Plan) -> Result<Vec<Outcome>, StoreError> {
+pub(super) async fn process_batch(pool: &PgPool, plan: &Plan) -> Result<Vec<Outcome>, StoreError> {
     let started = chrono::Utc::now();
     let mut tx = pool
         .begin()

@@ -72,7 +72,7 @@ pub struct CompiledPipeline {
 }
 
 /// A compile error: JSON Pointer into the pipeline file and message.
-pub type CompileError = (String, String);
+pub(super) type CompileError = (String, String);
 
 impl CompiledPipeline {
     /// Compiles `file` (named `name`). Returns every error found, each at its JSON Pointer.

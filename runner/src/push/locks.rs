@@ -17,10 +17,10 @@ use super::error::PushError;
 pub const WORKER_LOCK_CLASS: i32 = 0x6F75_7462;
 
 /// The prefix of `claimed_by` for claims tied to a worker lock: `outbox-worker:<n>`.
-pub const HOLDER_PREFIX: &str = "outbox-worker:";
+pub(crate) const HOLDER_PREFIX: &str = "outbox-worker:";
 
 /// The first key of table locks is `hashtext` of this; the second is `hashtext(doc/table)`.
-pub const TABLE_NAMESPACE: &str = "runner.push";
+pub(crate) const TABLE_NAMESPACE: &str = "runner.push";
 
 async fn connect(pool: &PgPool) -> Result<PgConnection, PushError> {
     PgConnection::connect_with(&pool.connect_options())
@@ -90,7 +90,7 @@ fn random_key() -> i32 {
 /// A full push's lock on one Coda table. Release it with [`TableLock::release`]; dropping it
 /// closes the connection, which releases it too.
 #[derive(Debug)]
-pub struct TableLock {
+pub(crate) struct TableLock {
     conn: PgConnection,
     key: String,
 }
@@ -98,7 +98,7 @@ pub struct TableLock {
 impl TableLock {
     /// Takes the lock of Coda table `table` of `doc` if it is free; `Err(conn)` (the open
     /// connection, for [`TableLock::wait`]) when another session holds it.
-    pub async fn try_acquire(
+    pub(crate) async fn try_acquire(
         pool: &PgPool,
         doc: &str,
         table: &str,
@@ -121,7 +121,7 @@ impl TableLock {
 
     /// Releases the lock and closes its connection (the explicit unlock makes the release
     /// visible before this returns).
-    pub async fn release(mut self) {
+    pub(crate) async fn release(mut self) {
         let _ = sqlx::query("select pg_advisory_unlock(hashtext($1), hashtext($2))")
             .bind(TABLE_NAMESPACE)
             .bind(&self.key)
@@ -133,11 +133,11 @@ impl TableLock {
 
 /// A table lock another session holds: wait for it, or drop it to give up.
 #[derive(Debug)]
-pub struct PendingLock(TableLock);
+pub(crate) struct PendingLock(TableLock);
 
 impl PendingLock {
     /// Waits until the other session releases the table, then holds it.
-    pub async fn wait(self) -> Result<TableLock, PushError> {
+    pub(crate) async fn wait(self) -> Result<TableLock, PushError> {
         let mut lock = self.0;
         sqlx::query("select pg_advisory_lock(hashtext($1), hashtext($2))")
             .bind(TABLE_NAMESPACE)
@@ -149,7 +149,7 @@ impl PendingLock {
     }
 
     /// Gives up (closes the connection).
-    pub async fn abandon(self) {
+    pub(crate) async fn abandon(self) {
         let _ = self.0.conn.close().await;
     }
 }

@@ -12,7 +12,7 @@ use super::error::PushError;
 
 /// A source row: its id and its columns.
 #[derive(Debug, Clone)]
-pub struct SourceRow {
+pub(crate) struct SourceRow {
     /// The row's `id`.
     pub id: Uuid,
     /// Every column, as `to_jsonb` gives it.
@@ -21,14 +21,14 @@ pub struct SourceRow {
 
 impl SourceRow {
     /// True when `deleted_at` is set.
-    pub fn is_deleted(&self) -> bool {
+    pub(crate) fn is_deleted(&self) -> bool {
         self.values.get("deleted_at").is_some_and(|v| !v.is_null())
     }
 }
 
 /// What Coda last confirmed for a row.
 #[derive(Debug, Clone)]
-pub struct Pushed {
+pub(crate) struct Pushed {
     /// The content hash.
     pub hash: String,
     /// The Coda row id, when known.
@@ -64,7 +64,7 @@ async fn utc_transaction(
 }
 
 /// The rows of `source` with these ids (missing ids were hard-deleted).
-pub async fn read_by_ids(
+pub(crate) async fn read_by_ids(
     pool: &PgPool,
     source: &str,
     ids: &[Uuid],
@@ -84,7 +84,7 @@ pub async fn read_by_ids(
 }
 
 /// One page of `source` ordered by id, after `after` (keyset paging for full pushes).
-pub async fn read_page(
+pub(crate) async fn read_page(
     pool: &PgPool,
     source: &str,
     after: Option<Uuid>,
@@ -106,7 +106,7 @@ pub async fn read_page(
 }
 
 /// The last known columns of hard-deleted rows: the old values of their `DELETE` audit rows.
-pub async fn deleted_rows(
+pub(crate) async fn deleted_rows(
     pool: &PgPool,
     table: &str,
     ids: &[Uuid],
@@ -133,7 +133,7 @@ pub async fn deleted_rows(
 }
 
 /// Confirmed hashes of a Coda table: of `ids`, or of every row when `ids` is `None`.
-pub async fn hashes(
+pub(crate) async fn hashes(
     pool: &PgPool,
     coda_table: &str,
     ids: Option<&[Uuid]>,
@@ -153,7 +153,7 @@ pub async fn hashes(
 }
 
 /// Records confirmed hashes.
-pub async fn record_hashes(
+pub(crate) async fn record_hashes(
     pool: &PgPool,
     coda_table: &str,
     rows: &[(Uuid, String)],
@@ -172,7 +172,11 @@ pub async fn record_hashes(
 }
 
 /// Forgets the hashes of rows removed from Coda.
-pub async fn drop_hashes(pool: &PgPool, coda_table: &str, ids: &[Uuid]) -> Result<(), PushError> {
+pub(crate) async fn drop_hashes(
+    pool: &PgPool,
+    coda_table: &str,
+    ids: &[Uuid],
+) -> Result<(), PushError> {
     sqlx::query("delete from coda_pushed_rows where coda_table = $1 and record_id = any($2)")
         .bind(coda_table)
         .bind(ids)
@@ -184,7 +188,7 @@ pub async fn drop_hashes(pool: &PgPool, coda_table: &str, ids: &[Uuid]) -> Resul
 
 /// Records what reconcile found Coda holding: the content hash and the Coda row id of rows
 /// whose synced cells equal PostgreSQL.
-pub async fn record_rows(
+pub(crate) async fn record_rows(
     pool: &PgPool,
     coda_table: &str,
     rows: &[(Uuid, String, String)],

@@ -79,7 +79,7 @@ struct Removal {
 
 /// Rows of one Coda table sorted into what must be sent and removed.
 #[derive(Default)]
-pub struct Classified {
+pub(crate) struct Classified {
     send: Vec<Prepared>,
     remove: Vec<Removal>,
     report: TableReport,
@@ -87,7 +87,7 @@ pub struct Classified {
 
 impl Classified {
     /// Rows to send so far.
-    pub fn to_send(&self) -> usize {
+    pub(crate) fn to_send(&self) -> usize {
         self.send.len()
     }
 
@@ -103,7 +103,7 @@ impl Classified {
 }
 
 /// Sorts `rows` of mapping `m` into `out`; `pushed` holds their confirmed hashes.
-pub fn classify(
+pub(crate) fn classify(
     maps: &Mappings,
     m: &CompiledMapping,
     rows: Vec<SourceRow>,
@@ -148,7 +148,7 @@ pub fn classify(
 
 /// Sends what `classified` holds (or, with [`Mode::DryRun`], only counts the calls);
 /// `progress` gets the number of rows confirmed after each call.
-pub async fn execute(
+pub(crate) async fn execute(
     pool: &PgPool,
     coda: &CodaClient,
     m: &CompiledMapping,
@@ -178,7 +178,7 @@ pub async fn execute(
 }
 
 /// Pushes `rows` of mapping `m` ([`classify`] then [`execute`]).
-pub async fn push_mapping(
+pub(crate) async fn push_mapping(
     pool: &PgPool,
     coda: &CodaClient,
     maps: &Mappings,

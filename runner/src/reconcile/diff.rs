@@ -77,7 +77,7 @@ fn key_of<'a>(m: &CompiledMapping, cell: impl Fn(&str) -> Option<&'a Value>) -> 
 
 /// Compares `expected` (the mapping's rows of PostgreSQL) with `coda` (the table's rows in
 /// listing order).
-pub fn diff(m: &CompiledMapping, expected: &[Expected], coda: &[CodaRow]) -> Drift {
+pub(super) fn diff(m: &CompiledMapping, expected: &[Expected], coda: &[CodaRow]) -> Drift {
     let mut by_key: HashMap<String, Vec<&CodaRow>> = HashMap::new();
     let mut order: Vec<String> = Vec::new();
     for row in coda {

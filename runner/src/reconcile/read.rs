@@ -17,7 +17,7 @@ const MAX_PAGES: u64 = 20_000;
 
 /// A Coda table as read: its rows in listing order and the `listRows` calls made.
 #[derive(Debug, Default)]
-pub struct CodaTable {
+pub(super) struct CodaTable {
     /// The rows, oldest first.
     pub rows: Vec<CodaRow>,
     /// Pages read.
@@ -25,7 +25,7 @@ pub struct CodaTable {
 }
 
 /// Every row of `m`'s Coda table; `None` when Coda says the table (or its doc) does not exist.
-pub async fn coda_table(
+pub(super) async fn coda_table(
     coda: &CodaClient,
     m: &CompiledMapping,
     page_size: u32,
@@ -53,7 +53,7 @@ pub async fn coda_table(
 
 /// What the mapping makes of PostgreSQL: the rows Coda must hold, and the rows whose template
 /// failed (id and the failing column id).
-pub async fn expected(
+pub(super) async fn expected(
     pool: &sqlx::PgPool,
     maps: &Mappings,
     m: &CompiledMapping,

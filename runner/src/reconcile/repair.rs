@@ -38,7 +38,7 @@ pub struct Repaired {
 
 /// The rows a repair writes.
 #[derive(Debug, Default)]
-pub struct Writes {
+pub(super) struct Writes {
     /// PostgreSQL rows to upsert.
     pub upsert: Vec<Uuid>,
     /// Coda rows to delete.
@@ -46,7 +46,7 @@ pub struct Writes {
 }
 
 /// Chooses the writes for `drift` of mapping `m`; `coda_owned` for a write-back table.
-pub fn plan(m: &CompiledMapping, drift: &Drift, coda_owned: bool) -> Writes {
+pub(super) fn plan(m: &CompiledMapping, drift: &Drift, coda_owned: bool) -> Writes {
     let mut w = Writes {
         upsert: drift.missing.clone(),
         delete: Vec::new(),
@@ -69,7 +69,7 @@ pub fn plan(m: &CompiledMapping, drift: &Drift, coda_owned: bool) -> Writes {
 
 /// Makes the writes (or, with `dry_run`, counts their calls); `progress` gets the rows
 /// confirmed after each upsert call.
-pub async fn apply(
+pub(super) async fn apply(
     pool: &sqlx::PgPool,
     coda: &CodaClient,
     m: &CompiledMapping,
@@ -108,7 +108,7 @@ pub async fn apply(
 
 /// Records the rows Coda holds exactly (hash and Coda row id) where `coda_pushed_rows` says
 /// something else, so the next push neither resends them nor looks their row ids up.
-pub async fn record_equal(
+pub(super) async fn record_equal(
     pool: &sqlx::PgPool,
     m: &CompiledMapping,
     expected: &[Expected],

@@ -18,7 +18,7 @@ use crate::schedule::PipelineLock;
 use crate::server::Shutdown;
 
 /// The lock name of the scheduled run (in the namespace of the sync locks).
-pub const LOCK: &str = "coda:reconcile";
+pub(super) const LOCK: &str = "coda:reconcile";
 
 /// Starts the daily loop; `None` when `schedule` is empty or invalid (validation rejects an
 /// invalid one).
@@ -54,7 +54,7 @@ pub fn spawn_daily(
 }
 
 /// One scheduled reconcile of every mapping, unless another instance runs it.
-pub async fn run_once(pool: &PgPool, plan: &Plan, coda: &CodaClient, repair: bool) {
+pub(super) async fn run_once(pool: &PgPool, plan: &Plan, coda: &CodaClient, repair: bool) {
     let lock = match PipelineLock::try_acquire(pool, LOCK).await {
         Ok(Some(lock)) => lock,
         Ok(None) => {

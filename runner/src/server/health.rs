@@ -20,7 +20,7 @@ use super::AppState;
 const DB_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The `/health`, `/ready` and `/metrics` routes.
-pub fn routes() -> Router<AppState> {
+pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(super::ready::ready))

@@ -21,7 +21,7 @@ pub struct ResumeState {
 
 /// The stored state of a pipeline.
 #[derive(Debug, Clone, Default)]
-pub struct CursorRow {
+pub(super) struct CursorRow {
     /// The committed incremental cursor.
     pub cursor: Option<String>,
     /// An interrupted listing, if any.
@@ -29,7 +29,10 @@ pub struct CursorRow {
 }
 
 /// Reads the stored state of `pipeline`.
-pub async fn load(conn: &mut PgConnection, pipeline: &str) -> Result<CursorRow, sqlx::Error> {
+pub(super) async fn load(
+    conn: &mut PgConnection,
+    pipeline: &str,
+) -> Result<CursorRow, sqlx::Error> {
     let row: Option<(Option<String>, Option<sqlx::types::Json<ResumeState>>)> =
         sqlx::query_as("select cursor_value, resume_state from sync_cursors where pipeline = $1")
             .bind(pipeline)
@@ -44,7 +47,7 @@ pub async fn load(conn: &mut PgConnection, pipeline: &str) -> Result<CursorRow, 
 }
 
 /// Records progress of a listing (in the transaction of the page it covers).
-pub async fn save_resume(
+pub(super) async fn save_resume(
     conn: &mut PgConnection,
     pipeline: &str,
     state: &ResumeState,
@@ -60,7 +63,7 @@ pub async fn save_resume(
 }
 
 /// Completes a listing: advances the cursor (never backwards) and clears the resume state.
-pub async fn finish(
+pub(super) async fn finish(
     conn: &mut PgConnection,
     pipeline: &str,
     cursor: Option<&str>,
@@ -80,13 +83,13 @@ pub async fn finish(
 }
 
 /// The `since` value for a run: the stored cursor minus the lookback, written as configured.
-pub fn since_value(inc: &Incremental, cursor: &str) -> Option<String> {
+pub(super) fn since_value(inc: &Incremental, cursor: &str) -> Option<String> {
     let t = parse(cursor)? - ChronoDuration::seconds(i64::try_from(inc.lookback_secs).unwrap_or(0));
     Some(format(inc.format, t))
 }
 
 /// Writes a point in time as the API expects.
-pub fn format(fmt: CursorFormat, t: NaiveDateTime) -> String {
+pub(super) fn format(fmt: CursorFormat, t: NaiveDateTime) -> String {
     match fmt {
         CursorFormat::Date => t.format("%Y-%m-%d").to_string(),
         CursorFormat::Datetime => t.format("%Y-%m-%dT%H:%M:%S").to_string(),

@@ -17,7 +17,7 @@ pub fn key_text(values: &[Value]) -> String {
 
 /// What soft-deletion would do.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeletePlan {
+pub(super) struct DeletePlan {
     /// Rows to soft-delete.
     pub ids: Vec<Uuid>,
     /// Live rows in the table before the run.
@@ -26,7 +26,7 @@ pub struct DeletePlan {
 
 /// The live (not soft-deleted) rows of the pipeline's table: id and canonical key text
 /// (as [`key_text`] builds it from mapped rows).
-pub async fn live_keys(
+pub(super) async fn live_keys(
     conn: &mut PgConnection,
     mapping: &CompiledPipeline,
 ) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
@@ -53,7 +53,7 @@ pub async fn live_keys(
 }
 
 /// Live rows of the table whose key was not `seen`.
-pub async fn plan(
+pub(super) async fn plan(
     conn: &mut PgConnection,
     mapping: &CompiledPipeline,
     seen: &HashSet<String>,
@@ -69,7 +69,11 @@ pub async fn plan(
 }
 
 /// Soft-deletes `ids` (the caller's transaction sets the actor).
-pub async fn apply(conn: &mut PgConnection, table: &str, ids: &[Uuid]) -> Result<u64, sqlx::Error> {
+pub(super) async fn apply(
+    conn: &mut PgConnection,
+    table: &str,
+    ids: &[Uuid],
+) -> Result<u64, sqlx::Error> {
     if ids.is_empty() {
         return Ok(0);
     }

@@ -13,11 +13,11 @@ use crate::source::{RestClient, SourceError};
 /// Pages buffered between fetching and writing. The writer takes whatever is ready (up to
 /// [`WRITE_BATCH_RECORDS`]) in one transaction, so while it writes, up to this many pages are
 /// fetched ahead; memory stays bounded by it whatever the size of the listing.
-pub const PAGE_BUFFER: usize = 3;
+pub(super) const PAGE_BUFFER: usize = 3;
 
 /// Records the writer gathers from ready pages into one transaction: fewer, larger statements
 /// and commits when writing is slower than fetching, no waiting when it is not.
-pub const WRITE_BATCH_RECORDS: usize = 1_000;
+pub(super) const WRITE_BATCH_RECORDS: usize = 1_000;
 
 /// One query of a listing: the first page's parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +28,7 @@ pub struct Segment {
 
 /// A fetched page.
 #[derive(Debug)]
-pub struct Page {
+pub(super) struct Page {
     /// Index of the segment it belongs to.
     pub segment: usize,
     /// The records selected from the response.
@@ -46,7 +46,7 @@ impl Page {
     /// Appends the page that followed this one in the listing: the batch continues where that
     /// one ends, and counts as read when the earlier of the two was (a row written after that
     /// is newer than part of the batch, so it is kept).
-    pub fn append(&mut self, next: Page) {
+    pub(super) fn append(&mut self, next: Page) {
         self.records.extend(next.records);
         self.segment = next.segment;
         self.next = next.next;
@@ -115,7 +115,7 @@ pub fn segments(
 /// Starts fetching `segments` from `first_segment` (continuing at `resume_url` if given).
 /// Pages arrive in order on the returned channel; an error ends the stream. With `clock`, each
 /// page's read time is the database's clock just before its request (see [`read_time`]).
-pub fn spawn_fetch(
+pub(super) fn spawn_fetch(
     client: RestClient,
     endpoint: String,
     mapping: CompiledPipeline,

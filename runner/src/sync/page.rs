@@ -11,7 +11,7 @@ use crate::store::{StoreError, UpsertCounts};
 
 /// What writing a page did.
 #[derive(Debug, Default)]
-pub struct PageOutcome {
+pub(super) struct PageOutcome {
     /// Rows written, unchanged and stale.
     pub counts: UpsertCounts,
     /// Records PostgreSQL refused: their index in the page and the reason (names and SQLSTATE
@@ -22,7 +22,7 @@ pub struct PageOutcome {
 /// Upserts the mapped records of a page (`(index in the page, rows)`) read from the source at
 /// `read_at`. A refusal that concerns the data (see [`StoreError::is_data_error`]) isolates the
 /// records; any other failure fails the page.
-pub async fn write(
+pub(super) async fn write(
     tx: &mut PgConnection,
     p: &PlannedPipeline,
     mapped: &[(usize, Vec<Row>)],

@@ -20,21 +20,21 @@ use crate::store::StoreError;
 
 /// The Coda mappings of one write-back table.
 #[derive(Debug, Clone)]
-pub struct Echo {
+pub(super) struct Echo {
     maps: Arc<Mappings>,
     mappings: Vec<CompiledMapping>,
 }
 
 impl Echo {
     /// The mappings of `maps` fed by PostgreSQL table `table`.
-    pub fn new(maps: Arc<Mappings>, table: &str) -> Self {
+    pub(super) fn new(maps: Arc<Mappings>, table: &str) -> Self {
         let mappings = maps.for_source(table).cloned().collect();
         Echo { maps, mappings }
     }
 
     /// Records what Coda shows after a write-back: `before` is the row as it was, `sent` the
     /// fields as the request carried them.
-    pub async fn record_shown(
+    pub(super) async fn record_shown(
         &self,
         conn: &mut PgConnection,
         before: &Value,

@@ -13,12 +13,12 @@ use serde_json::Value;
 use sim::drchrono::{DrChronoConfig, DrChronoHandle, DrChronoSim};
 
 /// The repository root (holds `pipelines/` and `mappings/`).
-pub fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// Installs a log subscriber when `TEST_LOG` is set.
-pub fn logs() {
+pub(crate) fn logs() {
     if std::env::var_os("TEST_LOG").is_some() {
         let _ = tracing_subscriber::fmt()
             .with_env_filter("runner=debug")
@@ -28,7 +28,7 @@ pub fn logs() {
 }
 
 /// Environment variables for the shipped `systems.yaml`, pointing at local simulators.
-pub fn env(drchrono_url: &str, coda_url: &str) -> Env {
+pub(crate) fn env(drchrono_url: &str, coda_url: &str) -> Env {
     let vars = [
         ("DRCHRONO_BASE_URL", drchrono_url),
         ("DRCHRONO_CLIENT_ID", "sim-client-id"),
@@ -56,7 +56,7 @@ pub fn env(drchrono_url: &str, coda_url: &str) -> Env {
 
 /// The shipped config with every secret set and DrChrono at `drchrono_url`. Retries are made
 /// fast so fault-injection tests finish quickly; everything else is as shipped.
-pub fn plan(drchrono_url: &str) -> Plan {
+pub(crate) fn plan(drchrono_url: &str) -> Plan {
     let (mut plan, _) = match Plan::load(
         &repo(),
         &env(drchrono_url, "http://127.0.0.1:9"),
@@ -74,7 +74,7 @@ pub fn plan(drchrono_url: &str) -> Plan {
 }
 
 /// A DrChrono simulator with `patients` generated patients and no rate limit.
-pub async fn drchrono(patients: usize) -> DrChronoHandle {
+pub(crate) async fn drchrono(patients: usize) -> DrChronoHandle {
     DrChronoSim::start(DrChronoConfig {
         patients,
         rate_limit: None,
@@ -85,7 +85,7 @@ pub async fn drchrono(patients: usize) -> DrChronoHandle {
 }
 
 /// The name of the database a pool is connected to.
-pub async fn database_name(pool: &sqlx::PgPool) -> String {
+pub(crate) async fn database_name(pool: &sqlx::PgPool) -> String {
     sqlx::query_scalar("select current_database()")
         .fetch_one(pool)
         .await
@@ -93,7 +93,7 @@ pub async fn database_name(pool: &sqlx::PgPool) -> String {
 }
 
 /// A `DATABASE_URL` for the database of `pool` (same server as `.env`).
-pub async fn database_url(pool: &sqlx::PgPool) -> String {
+pub(crate) async fn database_url(pool: &sqlx::PgPool) -> String {
     format!(
         "postgres://postgres@127.0.0.1:5432/{}",
         database_name(pool).await
@@ -101,12 +101,12 @@ pub async fn database_url(pool: &sqlx::PgPool) -> String {
 }
 
 /// Counts rows of a table.
-pub async fn count(pool: &sqlx::PgPool, sql: &'static str) -> i64 {
+pub(crate) async fn count(pool: &sqlx::PgPool, sql: &'static str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.expect(sql)
 }
 
 /// [`plan`] with Coda at `coda_url` too, and fast Coda retries.
-pub fn plan_with(drchrono_url: &str, coda_url: &str) -> Plan {
+pub(crate) fn plan_with(drchrono_url: &str, coda_url: &str) -> Plan {
     let mut plan = plan(drchrono_url);
     plan.systems.coda.base_url = coda_url.to_string();
     let retry = &mut plan.systems.coda.retry;
@@ -118,12 +118,12 @@ pub fn plan_with(drchrono_url: &str, coda_url: &str) -> Plan {
 }
 
 /// The token the test config sends to Coda (`CODA_API_TOKEN`).
-pub const CODA_TOKEN: &str = "test-coda-token";
+pub(crate) const CODA_TOKEN: &str = "test-coda-token";
 
 /// A Coda simulator accepting the test token, with Coda's real limits (10 writes and 100
 /// reads per 6 s), holding one table per mapping of `plan` (mapped columns, none calculated)
 /// in the plan's doc.
-pub async fn coda_for(plan: &Plan) -> sim::coda::CodaHandle {
+pub(crate) async fn coda_for(plan: &Plan) -> sim::coda::CodaHandle {
     let coda = sim::coda::CodaSim::start(sim::coda::CodaConfig {
         tokens: vec![CODA_TOKEN.to_string()],
         ..sim::coda::CodaConfig::default()
@@ -137,7 +137,7 @@ pub async fn coda_for(plan: &Plan) -> sim::coda::CodaHandle {
 /// Everything logged on this thread while it lives (a test runtime is single-threaded, so that
 /// covers the server's tasks too): as text with [`LogCapture::start`], or as the Cloud Logging
 /// JSON lines of production with [`LogCapture::json`].
-pub struct LogCapture {
+pub(crate) struct LogCapture {
     buf: Arc<Mutex<Vec<u8>>>,
     _guard: tracing::subscriber::DefaultGuard,
 }
@@ -164,7 +164,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Sink {
 
 impl LogCapture {
     /// Human-readable lines, every level.
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let buf = Arc::new(Mutex::new(Vec::new()));
         let subscriber = tracing_subscriber::fmt()
             .with_max_level(tracing::Level::TRACE)
@@ -178,12 +178,12 @@ impl LogCapture {
     }
 
     /// Cloud Logging JSON lines (as with `LOG_FORMAT=json`), every level, for project `test`.
-    pub fn json() -> Self {
+    pub(crate) fn json() -> Self {
         Self::json_filtered("trace")
     }
 
     /// [`LogCapture::json`] with an `EnvFilter` directive (e.g. `runner=trace,warn`).
-    pub fn json_filtered(filter: &str) -> Self {
+    pub(crate) fn json_filtered(filter: &str) -> Self {
         use tracing_subscriber::layer::SubscriberExt as _;
         let buf = Arc::new(Mutex::new(Vec::new()));
         let subscriber = tracing_subscriber::registry()
@@ -198,13 +198,13 @@ impl LogCapture {
         }
     }
 
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.buf.lock().expect("log buffer")).into_owned()
     }
 
     /// The JSON lines (of a [`LogCapture::json`] capture); panics on a line that is not one
     /// JSON object.
-    pub fn lines(&self) -> Vec<Value> {
+    pub(crate) fn lines(&self) -> Vec<Value> {
         self.text()
             .lines()
             .map(|l| match serde_json::from_str::<Value>(l) {
@@ -215,7 +215,7 @@ impl LogCapture {
     }
 
     /// The JSON lines whose `event` is `name`.
-    pub fn events(&self, name: &str) -> Vec<Value> {
+    pub(crate) fn events(&self, name: &str) -> Vec<Value> {
         self.lines()
             .into_iter()
             .filter(|l| l["event"] == name)
@@ -223,7 +223,7 @@ impl LogCapture {
     }
 
     /// Fails when any line contains one of `secrets` (values that are patient data).
-    pub fn assert_free_of(&self, secrets: &[String]) {
+    pub(crate) fn assert_free_of(&self, secrets: &[String]) {
         let text = self.text();
         for line in text.lines() {
             for s in secrets.iter().filter(|s| s.len() >= 4) {
@@ -234,7 +234,7 @@ impl LogCapture {
 }
 
 /// GETs `path` from `app` in-process: status, content type and body text.
-pub async fn get(app: axum::Router, path: &str) -> (axum::http::StatusCode, String, String) {
+pub(crate) async fn get(app: axum::Router, path: &str) -> (axum::http::StatusCode, String, String) {
     use tower::ServiceExt as _;
     let res = app
         .oneshot(
@@ -259,7 +259,7 @@ pub async fn get(app: axum::Router, path: &str) -> (axum::http::StatusCode, Stri
 
 /// The refresh token stored for `system`, opened with the tests' `TOKEN_ENCRYPTION_KEY` (the
 /// column holds it sealed).
-pub async fn stored_refresh_token(pool: &sqlx::PgPool, system: &str) -> String {
+pub(crate) async fn stored_refresh_token(pool: &sqlx::PgPool, system: &str) -> String {
     let sealed: String =
         sqlx::query_scalar("select refresh_token from oauth_credentials where system = $1")
             .bind(system)

@@ -23,14 +23,14 @@ use crate::push::{World, sync_one, world};
 use crate::schedule::jwks::{Jwks, KID, claims, jwk, keys, token};
 
 /// The app state for `w` with a verifier trusting `jwks` (none: every push is refused).
-pub fn state(pool: &PgPool, w: &World, jwks: Option<&Jwks>) -> AppState {
+pub(crate) fn state(pool: &PgPool, w: &World, jwks: Option<&Jwks>) -> AppState {
     let mut state = AppState::new(pool.clone(), Arc::new(w.plan.clone()));
     state.oidc = jwks.map(|j| Arc::new(OidcVerifier::new(j.config()).expect("verifier")));
     state
 }
 
 /// A wrapped push body (apis.md §4.1) carrying `event`.
-pub fn push_body(message_id: &str, event: &ChangeEvent) -> Value {
+pub(crate) fn push_body(message_id: &str, event: &ChangeEvent) -> Value {
     let data = base64::engine::general_purpose::STANDARD.encode(event.message().data);
     json!({
         "message": {"data": data, "messageId": message_id, "message_id": message_id,

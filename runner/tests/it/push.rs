@@ -18,7 +18,7 @@ use sqlx::{AssertSqlSafe, PgPool};
 use crate::common;
 
 /// The simulators and the plan pointing at them.
-pub struct World {
+pub(crate) struct World {
     pub drchrono: DrChronoHandle,
     pub coda: CodaHandle,
     pub plan: Plan,
@@ -27,7 +27,7 @@ pub struct World {
 /// DrChrono with `patients` patients and Coda holding the mapped tables. With
 /// `real_limits` the Coda sim and the plan keep Coda's 10 writes / 100 reads per 6 s;
 /// otherwise both are unlimited, for speed.
-pub async fn world(patients: usize, real_limits: bool) -> World {
+pub(crate) async fn world(patients: usize, real_limits: bool) -> World {
     common::logs();
     let drchrono = common::drchrono(patients).await;
     let coda = common::coda_for(&common::plan(drchrono.url())).await;
@@ -45,7 +45,7 @@ pub async fn world(patients: usize, real_limits: bool) -> World {
 }
 
 /// Runs every DrChrono pipeline (dependency order) into `pool`.
-pub async fn sync_all(pool: &PgPool, plan: &Plan) {
+pub(crate) async fn sync_all(pool: &PgPool, plan: &Plan) {
     let client = RestClient::drchrono(&plan.systems.drchrono, pool.clone());
     let opts = SyncOptions {
         trigger: "test".into(),
@@ -62,7 +62,7 @@ pub async fn sync_all(pool: &PgPool, plan: &Plan) {
 }
 
 /// Runs one pipeline.
-pub async fn sync_one(pool: &PgPool, plan: &Plan, name: &str) {
+pub(crate) async fn sync_one(pool: &PgPool, plan: &Plan, name: &str) {
     let client = RestClient::drchrono(&plan.systems.drchrono, pool.clone());
     let opts = SyncOptions {
         trigger: "test".into(),
@@ -94,7 +94,10 @@ fn expected_value(v: &Value) -> Value {
 type Cells = BTreeMap<String, Value>;
 
 /// Per mapping name: key (JSON text) -> the cells Coda must hold.
-pub async fn expected(pool: &PgPool, plan: &Plan) -> BTreeMap<String, BTreeMap<String, Cells>> {
+pub(crate) async fn expected(
+    pool: &PgPool,
+    plan: &Plan,
+) -> BTreeMap<String, BTreeMap<String, Cells>> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     let mut out = BTreeMap::new();
@@ -137,7 +140,7 @@ pub async fn expected(pool: &PgPool, plan: &Plan) -> BTreeMap<String, BTreeMap<S
 }
 
 /// Per mapping name: key (JSON text) -> the cells Coda holds. Fails on a duplicated key.
-pub fn actual(coda: &CodaHandle, plan: &Plan) -> BTreeMap<String, BTreeMap<String, Cells>> {
+pub(crate) fn actual(coda: &CodaHandle, plan: &Plan) -> BTreeMap<String, BTreeMap<String, Cells>> {
     let mut out = BTreeMap::new();
     for (name, m) in &plan.mappings {
         let doc = m
@@ -172,12 +175,12 @@ pub fn actual(coda: &CodaHandle, plan: &Plan) -> BTreeMap<String, BTreeMap<Strin
 }
 
 /// Coda equals PostgreSQL for every mapped table, cell by cell.
-pub async fn assert_equal(pool: &PgPool, coda: &CodaHandle, plan: &Plan) {
+pub(crate) async fn assert_equal(pool: &PgPool, coda: &CodaHandle, plan: &Plan) {
     assert_equal_only(pool, coda, plan, None).await;
 }
 
 /// [`assert_equal`] for the mappings named in `only` (all with `None`).
-pub async fn assert_equal_only(
+pub(crate) async fn assert_equal_only(
     pool: &PgPool,
     coda: &CodaHandle,
     plan: &Plan,
@@ -197,7 +200,7 @@ pub async fn assert_equal_only(
 }
 
 /// Live rows per mapping (what a full push sends).
-pub async fn live_rows(pool: &PgPool, plan: &Plan) -> BTreeMap<String, u64> {
+pub(crate) async fn live_rows(pool: &PgPool, plan: &Plan) -> BTreeMap<String, u64> {
     expected(pool, plan)
         .await
         .into_iter()

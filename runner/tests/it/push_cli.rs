@@ -16,7 +16,7 @@ use crate::push::{World, actual, assert_equal_only, expected, live_rows, sync_al
 
 /// The `runner` binary with the test environment (DrChrono and Coda at `w`'s simulators) on
 /// `pool`'s database, in CI mode (plain progress lines).
-pub async fn runner(pool: &PgPool, w: &World) -> Command {
+pub(crate) async fn runner(pool: &PgPool, w: &World) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_runner"));
     cmd.current_dir(common::repo())
         .env("DATABASE_URL", common::database_url(pool).await)
@@ -29,7 +29,7 @@ pub async fn runner(pool: &PgPool, w: &World) -> Command {
 }
 
 /// Exit code and stdout + stderr of a finished command.
-pub async fn run(mut cmd: Command) -> (Option<i32>, String) {
+pub(crate) async fn run(mut cmd: Command) -> (Option<i32>, String) {
     let out = cmd.output().await.expect("runner runs");
     let text = format!(
         "{}{}",
@@ -41,10 +41,10 @@ pub async fn run(mut cmd: Command) -> (Option<i32>, String) {
 
 /// A copy of the shipped `pipelines/` and `mappings/` whose `systems.yaml` went through
 /// `edit`, for `--config-dir`; removed when dropped.
-pub struct ConfigCopy(PathBuf);
+pub(crate) struct ConfigCopy(PathBuf);
 
 impl ConfigCopy {
-    pub fn new(edit: impl Fn(String) -> String) -> Self {
+    pub(crate) fn new(edit: impl Fn(String) -> String) -> Self {
         let dir = std::env::temp_dir().join(format!("runner-config-{}", uuid::Uuid::new_v4()));
         for sub in ["pipelines", "mappings"] {
             copy_dir(&common::repo().join(sub), &dir.join(sub));
@@ -55,7 +55,7 @@ impl ConfigCopy {
         ConfigCopy(dir)
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.0
     }
 }
@@ -81,7 +81,7 @@ fn copy_dir(from: &Path, to: &Path) {
 
 /// The shipped config with Coda retries that give up quickly (8 attempts, as shipped, but
 /// milliseconds apart).
-pub fn fast_coda_retries() -> ConfigCopy {
+pub(crate) fn fast_coda_retries() -> ConfigCopy {
     ConfigCopy::new(|text| {
         text.replace(
             "  read_rate:\n    - requests: 100\n      per_secs: 6\n",
@@ -92,7 +92,7 @@ pub fn fast_coda_retries() -> ConfigCopy {
 
 /// Every mapping but `failed` equals PostgreSQL, and `failed` holds nothing in Coda: the
 /// failure of one table did not stop the others.
-pub async fn assert_others_equal(pool: &PgPool, w: &World, failed: &str) {
+pub(crate) async fn assert_others_equal(pool: &PgPool, w: &World, failed: &str) {
     let others: Vec<&str> = w
         .plan
         .mappings

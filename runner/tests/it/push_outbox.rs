@@ -326,7 +326,7 @@ async fn a_soft_deleted_row_is_removed_from_coda_and_its_hash_dropped(pool: PgPo
 }
 
 /// Runs the `runner` binary with the test config on `pool`'s database and Coda at `coda`.
-pub async fn runner_cli(pool: &PgPool, w: &World, args: &[&str]) -> (bool, String) {
+pub(crate) async fn runner_cli(pool: &PgPool, w: &World, args: &[&str]) -> (bool, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_runner"));
     cmd.args(args)
         .current_dir(common::repo())

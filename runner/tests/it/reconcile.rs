@@ -22,12 +22,12 @@ use crate::common::LogCapture;
 use crate::push::{World, sync_all, world};
 
 /// The doc of `common::env`.
-pub const DOC: &str = "doc-test";
+pub(crate) const DOC: &str = "doc-test";
 /// The Coda table of `mappings/patients.yaml`.
-pub const PATIENTS: &str = "grid-patients00";
+pub(crate) const PATIENTS: &str = "grid-patients00";
 
 /// A world with `patients` patients, synced and pushed in full to Coda.
-pub async fn pushed_world(pool: &PgPool, patients: usize) -> World {
+pub(crate) async fn pushed_world(pool: &PgPool, patients: usize) -> World {
     let w = world(patients, false).await;
     sync_all(pool, &w.plan).await;
     let coda = CodaClient::new(&w.plan.systems.coda, pool.clone());
@@ -39,12 +39,12 @@ pub async fn pushed_world(pool: &PgPool, patients: usize) -> World {
 }
 
 /// The rows of a Coda table of the test doc.
-pub fn rows(w: &World, table: &str) -> Vec<Row> {
+pub(crate) fn rows(w: &World, table: &str) -> Vec<Row> {
     w.coda.state().table_rows(DOC, table)
 }
 
 /// Cell values by column id.
-pub fn values(pairs: &[(&str, Value)]) -> BTreeMap<String, Value> {
+pub(crate) fn values(pairs: &[(&str, Value)]) -> BTreeMap<String, Value> {
     pairs
         .iter()
         .map(|(k, v)| ((*k).to_string(), v.clone()))
@@ -52,7 +52,7 @@ pub fn values(pairs: &[(&str, Value)]) -> BTreeMap<String, Value> {
 }
 
 /// The PostgreSQL id a Coda row of a mapping with an `id` column (`Record ID`) carries.
-pub fn record(row: &Row, column: &str) -> Uuid {
+pub(crate) fn record(row: &Row, column: &str) -> Uuid {
     row.values[column].as_str().unwrap().parse().unwrap()
 }
 
@@ -86,7 +86,7 @@ async fn run(pool: &PgPool, w: &World, names: &[&str], repair: bool) -> Vec<Tabl
 /// then row 0 deleted, row 1's last name overwritten, a row PostgreSQL does not have, and a
 /// second row with row 2's key. Returns rows 0, 1, 2 as they were, and the extra and
 /// duplicate row ids.
-pub fn staff_work(w: &World) -> (Vec<Row>, String, String) {
+pub(crate) fn staff_work(w: &World) -> (Vec<Row>, String, String) {
     let s = w.coda.state();
     s.add_column(DOC, PATIENTS, ColumnSpec::new("c-staffNote", "Staff Notes"))
         .unwrap();
@@ -376,7 +376,7 @@ async fn no_patient_data_reaches_the_logs_of_a_reconcile(pool: PgPool) {
 
 /// Names, birth dates, emails and phone numbers of the simulated clinic, and the value typed
 /// by hand in Coda.
-pub fn patient_data(w: &World) -> Vec<String> {
+pub(crate) fn patient_data(w: &World) -> Vec<String> {
     let mut out = vec!["EDITED-BY-HAND".to_string()];
     for p in w.drchrono.state().records(sim::data::Resource::Patients) {
         for k in [

@@ -2,7 +2,7 @@
 //! JWKS (RSA keys generated here, tokens signed with jsonwebtoken) and a fresh database per
 //! test.
 
-pub mod jwks;
+pub(crate) mod jwks;
 
 use std::sync::Arc;
 use std::time::Duration;

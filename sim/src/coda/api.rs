@@ -17,12 +17,12 @@ use super::state::CodaState;
 use super::store::Store;
 
 /// The query string as extracted by axum (a malformed one becomes a 400).
-pub type QueryPairs = Result<Query<Pairs>, QueryRejection>;
+pub(super) type QueryPairs = Result<Query<Pairs>, QueryRejection>;
 
 /// Middleware for every API route. Order: count the request; refuse an oversized body with
 /// 413 (as a front proxy would, before auth); then authenticate (401), throttle (429) and
 /// draw faults (5xx). The body is buffered here, so handlers see at most the limit.
-pub async fn guard(State(state): State<CodaState>, req: Request, next: Next) -> Response {
+pub(super) async fn guard(State(state): State<CodaState>, req: Request, next: Next) -> Response {
     let route = format!(
         "{} {}",
         req.method(),
@@ -77,7 +77,7 @@ fn table_segment(path: &str) -> Option<&str> {
 }
 
 /// The token of an `Authorization: Bearer <token>` header.
-pub fn bearer(headers: &HeaderMap) -> Option<String> {
+pub(super) fn bearer(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     scheme
@@ -86,7 +86,7 @@ pub fn bearer(headers: &HeaderMap) -> Option<String> {
 }
 
 /// `scheme://host[:port]` for absolute links: the configured base URL, else the Host header.
-pub fn origin(state: &CodaState, headers: &HeaderMap) -> String {
+pub(super) fn origin(state: &CodaState, headers: &HeaderMap) -> String {
     if let Some(base) = state.base_url() {
         return base.trim_end_matches('/').to_owned();
     }
@@ -98,7 +98,7 @@ pub fn origin(state: &CodaState, headers: &HeaderMap) -> String {
 }
 
 /// The absolute URL of this request (`href` of list responses).
-pub fn href(origin: &str, uri: &Uri) -> String {
+pub(super) fn href(origin: &str, uri: &Uri) -> String {
     match uri.query() {
         Some(q) => format!("{origin}{}?{q}", uri.path()),
         None => format!("{origin}{}", uri.path()),
@@ -106,14 +106,18 @@ pub fn href(origin: &str, uri: &Uri) -> String {
 }
 
 /// The query pairs, or a 400 for a malformed query string.
-pub fn pairs(query: QueryPairs) -> Result<Pairs, ApiError> {
+pub(super) fn pairs(query: QueryPairs) -> Result<Pairs, ApiError> {
     query
         .map(|Query(p)| p)
         .map_err(|_| ApiError::BadRequest("Malformed query string.".into()))
 }
 
 /// A table by id, URL or name, or 404 naming the doc or table that is missing.
-pub fn find_table<'a>(store: &'a Store, doc: &str, table: &str) -> Result<&'a Table, ApiError> {
+pub(super) fn find_table<'a>(
+    store: &'a Store,
+    doc: &str,
+    table: &str,
+) -> Result<&'a Table, ApiError> {
     if store.doc(doc).is_none() {
         return Err(ApiError::NotFound(format!("Doc `{doc}` not found.")));
     }
@@ -123,7 +127,7 @@ pub fn find_table<'a>(store: &'a Store, doc: &str, table: &str) -> Result<&'a Ta
 }
 
 /// A JSON request body, or 400. The message never quotes the body.
-pub fn json_body(bytes: &Bytes) -> Result<Value, ApiError> {
+pub(super) fn json_body(bytes: &Bytes) -> Result<Value, ApiError> {
     serde_json::from_slice(bytes)
         .map_err(|_| ApiError::BadRequest("Request body is not valid JSON.".into()))
 }

@@ -35,7 +35,7 @@ use super::model::ColumnSpec;
 use super::state::CodaState;
 
 /// The control routes, to be nested under `/_sim`.
-pub fn routes() -> Router<CodaState> {
+pub(super) fn routes() -> Router<CodaState> {
     Router::new()
         .route("/stats", get(stats))
         .route("/stats/reset", post(reset_stats))

@@ -5,27 +5,27 @@ use crate::data::SplitMix64;
 
 /// The fault stream.
 #[derive(Debug)]
-pub struct FaultInjector {
+pub(crate) struct FaultInjector {
     config: FaultConfig,
     rng: SplitMix64,
 }
 
 impl FaultInjector {
     /// Starts the stream for a configuration.
-    pub fn new(config: FaultConfig) -> Self {
+    pub(crate) fn new(config: FaultConfig) -> Self {
         let rng = SplitMix64::new(config.seed);
         Self { config, rng }
     }
 
     /// The active configuration.
-    pub fn config(&self) -> &FaultConfig {
+    pub(crate) fn config(&self) -> &FaultConfig {
         &self.config
     }
 
     /// The status to fail the next request (to `table`, when it names one) with, if it is to
     /// fail. Every request the configuration covers draws one number, so changing the rate
     /// never shifts the stream.
-    pub fn next_for(&mut self, table: Option<&str>) -> Option<u16> {
+    pub(crate) fn next_for(&mut self, table: Option<&str>) -> Option<u16> {
         let covered = self.config.tables.is_empty()
             || table.is_some_and(|t| self.config.tables.iter().any(|c| c == t));
         if !covered {
@@ -36,7 +36,7 @@ impl FaultInjector {
 
     /// The status to fail the next request with, if it is to fail. Always draws one number,
     /// so changing the rate never shifts the stream.
-    pub fn next(&mut self) -> Option<u16> {
+    pub(crate) fn next(&mut self) -> Option<u16> {
         let roll = self.rng.unit();
         (roll < self.config.error_rate).then(|| self.config.error_status.clamp(500, 599))
     }

@@ -140,14 +140,14 @@ impl Table {
 
 /// A doc: its tables in creation order.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Doc {
+pub(crate) struct Doc {
     /// The tables, in creation order.
     pub tables: Vec<Table>,
 }
 
 impl Doc {
     /// Finds a table by id, by API URL (`.../tables/<id>`) or by name, in that order.
-    pub fn table_position(&self, reference: &str) -> Option<usize> {
+    pub(crate) fn table_position(&self, reference: &str) -> Option<usize> {
         let by_id = |id: &str| self.tables.iter().position(|t| t.id == id);
         by_id(reference)
             .or_else(|| {
@@ -160,7 +160,7 @@ impl Doc {
 
 /// Cell equality for upsert keys and `query`: numbers compare by value (`1` equals `1.0`),
 /// arrays element by element, everything else exactly.
-pub fn cell_eq(a: &Value, b: &Value) -> bool {
+pub(super) fn cell_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
         (Value::Array(x), Value::Array(y)) => {
@@ -172,7 +172,7 @@ pub fn cell_eq(a: &Value, b: &Value) -> bool {
 
 /// A text form of a cell under which two cells are equal exactly when [`cell_eq`] says so
 /// (numbers compare by value, arrays element by element).
-pub fn canonical(v: &Value) -> String {
+pub(super) fn canonical(v: &Value) -> String {
     match v {
         Value::Number(n) => format!("n:{}", n.as_f64().unwrap_or(f64::NAN)),
         Value::Array(items) => format!(

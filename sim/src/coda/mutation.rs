@@ -11,7 +11,7 @@ use super::store::{Cells, Store};
 
 /// An accepted change, with every reference already resolved to ids.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Op {
+pub(crate) enum Op {
     /// `upsertRows`.
     Upsert {
         /// The doc id.
@@ -56,7 +56,7 @@ struct Pending {
 
 /// The queue and the status of every mutation seen.
 #[derive(Debug, Default)]
-pub struct Mutations {
+pub(crate) struct Mutations {
     queue: VecDeque<Pending>,
     /// `None` while pending; `Some(warning)` once applied.
     status: HashMap<String, Option<Option<String>>>,
@@ -64,13 +64,13 @@ pub struct Mutations {
 
 impl Mutations {
     /// Queues a mutation, due at `due`.
-    pub fn push(&mut self, id: String, due: Instant, op: Op) {
+    pub(crate) fn push(&mut self, id: String, due: Instant, op: Op) {
         self.status.insert(id.clone(), None);
         self.queue.push_back(Pending { id, due, op });
     }
 
     /// The spec's `MutationStatus` of a request id, or `None` for an unknown one.
-    pub fn status(&self, id: &str) -> Option<Value> {
+    pub(crate) fn status(&self, id: &str) -> Option<Value> {
         Some(match self.status.get(id)? {
             None => json!({"completed": false}),
             Some(None) => json!({"completed": true}),
@@ -79,13 +79,18 @@ impl Mutations {
     }
 
     /// Mutations not applied yet.
-    pub fn pending(&self) -> usize {
+    pub(crate) fn pending(&self) -> usize {
         self.queue.len()
     }
 
     /// Applies queued mutations in order while the head is due (all of them with
     /// `now = None`). A head that is not due holds back later ones, keeping the order.
-    pub fn apply_due(&mut self, now: Option<Instant>, store: &mut Store, stats: &mut CodaStats) {
+    pub(crate) fn apply_due(
+        &mut self,
+        now: Option<Instant>,
+        store: &mut Store,
+        stats: &mut CodaStats,
+    ) {
         while self
             .queue
             .front()

@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use super::error::ApiError;
 
 /// Query parameters in request order.
-pub type Pairs = Vec<(String, String)>;
+pub(super) type Pairs = Vec<(String, String)>;
 
 /// The default `limit` of every list endpoint (spec: 25).
 pub const DEFAULT_PAGE: usize = 25;
@@ -37,7 +37,7 @@ struct Token {
 
 /// The parameters in force and the start position: from the token when `pageToken` is given,
 /// else the request's own parameters from the start.
-pub fn resolve(pairs: Pairs, scope: &str) -> Result<(Pairs, Option<u64>), ApiError> {
+pub(super) fn resolve(pairs: Pairs, scope: &str) -> Result<(Pairs, Option<u64>), ApiError> {
     let Some(token) = get(&pairs, "pageToken") else {
         return Ok((pairs, None));
     };
@@ -51,7 +51,7 @@ pub fn resolve(pairs: Pairs, scope: &str) -> Result<(Pairs, Option<u64>), ApiErr
 }
 
 /// A token for the page after position `after`.
-pub fn token(scope: &str, pairs: &Pairs, after: u64) -> String {
+pub(super) fn token(scope: &str, pairs: &Pairs, after: u64) -> String {
     let t = Token {
         s: scope.to_owned(),
         q: pairs
@@ -66,7 +66,7 @@ pub fn token(scope: &str, pairs: &Pairs, after: u64) -> String {
 
 /// The spec's list envelope. `href` is the URL of this request; `nextPageLink` carries only
 /// `pageToken`, which implies every other parameter.
-pub fn envelope(items: Vec<Value>, href: String, next: Option<String>) -> Value {
+pub(super) fn envelope(items: Vec<Value>, href: String, next: Option<String>) -> Value {
     let mut out = Map::new();
     let endpoint = href.split('?').next().unwrap_or_default().to_owned();
     out.insert("items".into(), Value::Array(items));
@@ -82,7 +82,7 @@ pub fn envelope(items: Vec<Value>, href: String, next: Option<String>) -> Value 
 }
 
 /// The last value of a query parameter.
-pub fn get<'a>(pairs: &'a Pairs, name: &str) -> Option<&'a str> {
+pub(super) fn get<'a>(pairs: &'a Pairs, name: &str) -> Option<&'a str> {
     pairs
         .iter()
         .rev()
@@ -91,7 +91,7 @@ pub fn get<'a>(pairs: &'a Pairs, name: &str) -> Option<&'a str> {
 }
 
 /// A boolean parameter (`true`/`false`); anything else is a 400.
-pub fn flag(pairs: &Pairs, name: &str) -> Result<Option<bool>, ApiError> {
+pub(super) fn flag(pairs: &Pairs, name: &str) -> Result<Option<bool>, ApiError> {
     match get(pairs, name) {
         None => Ok(None),
         Some("true") => Ok(Some(true)),
@@ -103,7 +103,7 @@ pub fn flag(pairs: &Pairs, name: &str) -> Result<Option<bool>, ApiError> {
 }
 
 /// `limit`: an integer ≥ 1 (else 400), clamped to `max`, `DEFAULT_PAGE` when absent.
-pub fn limit(pairs: &Pairs, max: usize) -> Result<usize, ApiError> {
+pub(super) fn limit(pairs: &Pairs, max: usize) -> Result<usize, ApiError> {
     let Some(raw) = get(pairs, "limit") else {
         return Ok(DEFAULT_PAGE.min(max));
     };
@@ -116,7 +116,7 @@ pub fn limit(pairs: &Pairs, max: usize) -> Result<usize, ApiError> {
 }
 
 /// One page of an offset-paged list (tables, columns): `(items, next token)`.
-pub fn by_offset(
+pub(super) fn by_offset(
     items: Vec<Value>,
     start: Option<u64>,
     size: usize,

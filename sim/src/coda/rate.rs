@@ -8,7 +8,7 @@ use super::config::{RateLimitConfig, WindowMode};
 
 /// Which budget a request draws on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// Every `GET`.
     Read,
     /// `POST`, `PUT` and `DELETE` on rows.
@@ -17,7 +17,7 @@ pub enum Kind {
 
 /// A refusal, with how long until a request of that kind would pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Throttled {
+pub(crate) struct Throttled {
     /// Whole seconds until the budget frees up (at least 1).
     pub wait_secs: u64,
 }
@@ -33,7 +33,7 @@ struct Bucket {
 
 /// The limiter of every token.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     config: RateLimitConfig,
     start: Instant,
     buckets: HashMap<(String, bool), Bucket>,
@@ -41,7 +41,7 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     /// A limiter with fresh budgets; fixed windows start now.
-    pub fn new(config: RateLimitConfig) -> Self {
+    pub(crate) fn new(config: RateLimitConfig) -> Self {
         Self {
             config,
             start: Instant::now(),
@@ -50,17 +50,22 @@ impl RateLimiter {
     }
 
     /// The active configuration.
-    pub fn config(&self) -> &RateLimitConfig {
+    pub(crate) fn config(&self) -> &RateLimitConfig {
         &self.config
     }
 
     /// Admits or refuses one request of `token` now.
-    pub fn check(&mut self, token: &str, kind: Kind) -> Result<(), Throttled> {
+    pub(crate) fn check(&mut self, token: &str, kind: Kind) -> Result<(), Throttled> {
         self.check_at(token, kind, Instant::now())
     }
 
     /// Admits or refuses one request of `token` at `now`.
-    pub fn check_at(&mut self, token: &str, kind: Kind, now: Instant) -> Result<(), Throttled> {
+    pub(crate) fn check_at(
+        &mut self,
+        token: &str,
+        kind: Kind,
+        now: Instant,
+    ) -> Result<(), Throttled> {
         let limit = match kind {
             Kind::Read => self.config.reads,
             Kind::Write => self.config.writes,

@@ -13,7 +13,7 @@ use super::render::{self, Links, ValueFormat};
 use super::state::CodaState;
 
 /// `GET /docs/{docId}/tables`: `limit`, `pageToken`, `sortBy=name`, `tableTypes`.
-pub async fn list_tables(
+pub(super) async fn list_tables(
     State(state): State<CodaState>,
     Path(doc): Path<String>,
     headers: HeaderMap,
@@ -58,7 +58,7 @@ pub async fn list_tables(
 }
 
 /// `GET /docs/{docId}/tables/{tableIdOrName}`.
-pub async fn get_table(
+pub(super) async fn get_table(
     State(state): State<CodaState>,
     Path((doc, table)): Path<(String, String)>,
     headers: HeaderMap,
@@ -75,7 +75,7 @@ pub async fn get_table(
 
 /// `GET /docs/{docId}/tables/{tableIdOrName}/columns`: `limit` (max 100), `pageToken`,
 /// `visibleOnly` (every simulated column is visible).
-pub async fn list_columns(
+pub(super) async fn list_columns(
     State(state): State<CodaState>,
     Path((doc, table)): Path<(String, String)>,
     headers: HeaderMap,
@@ -104,7 +104,7 @@ pub async fn list_columns(
 
 /// `GET /docs/{docId}/tables/{tableIdOrName}/columns/{columnIdOrName}` (a `ColumnDetail`:
 /// a `Column` plus its `parent` table).
-pub async fn get_column(
+pub(super) async fn get_column(
     State(state): State<CodaState>,
     Path((doc, table, column)): Path<(String, String, String)>,
     headers: HeaderMap,
@@ -126,7 +126,7 @@ pub async fn get_column(
 
 /// `GET /docs/{docId}/tables/{tableIdOrName}/rows/{rowIdOrName}`: `useColumnNames`,
 /// `valueFormat`. By name, the first matching row is served.
-pub async fn get_row(
+pub(super) async fn get_row(
     State(state): State<CodaState>,
     Path((doc, table, row)): Path<(String, String, String)>,
     headers: HeaderMap,
@@ -153,7 +153,7 @@ pub async fn get_row(
 }
 
 /// `GET /mutationStatus/{requestId}`: `{"completed": bool}`, or 404 for an unknown id.
-pub async fn mutation_status(
+pub(super) async fn mutation_status(
     State(state): State<CodaState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
@@ -166,7 +166,7 @@ pub async fn mutation_status(
 }
 
 /// `valueFormat`: `simple` (default), `simpleWithArrays` or `rich`; anything else is a 400.
-pub fn value_format(pairs: &page::Pairs) -> Result<ValueFormat, ApiError> {
+pub(super) fn value_format(pairs: &page::Pairs) -> Result<ValueFormat, ApiError> {
     match page::get(pairs, "valueFormat") {
         None => Ok(ValueFormat::Simple),
         Some(v) => ValueFormat::parse(v)
@@ -175,7 +175,7 @@ pub fn value_format(pairs: &page::Pairs) -> Result<ValueFormat, ApiError> {
 }
 
 /// `GET /whoami`: a fixed `User` for any accepted token (a token check).
-pub async fn whoami(State(state): State<CodaState>, headers: HeaderMap) -> Json<Value> {
+pub(super) async fn whoami(State(state): State<CodaState>, headers: HeaderMap) -> Json<Value> {
     let origin = origin(&state, &headers);
     Json(serde_json::json!({
         "name": "Sim User",

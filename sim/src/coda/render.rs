@@ -8,7 +8,7 @@ use super::model::{ColumnSpec, Row, Table};
 
 /// How cell values are served (`valueFormat`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum ValueFormat {
+pub(super) enum ValueFormat {
     /// Scalars as-is; arrays as comma-joined strings (the default).
     #[default]
     Simple,
@@ -20,7 +20,7 @@ pub enum ValueFormat {
 
 impl ValueFormat {
     /// Parses the query parameter value.
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(super) fn parse(s: &str) -> Option<Self> {
         match s {
             "simple" => Some(Self::Simple),
             "simpleWithArrays" => Some(Self::SimpleWithArrays),
@@ -32,7 +32,7 @@ impl ValueFormat {
 
 /// Where links point: the API origin (`http://host:port`) and the doc.
 #[derive(Debug, Clone, Copy)]
-pub struct Links<'a> {
+pub(super) struct Links<'a> {
     /// The API base URL, without a trailing slash.
     pub base: &'a str,
     /// The doc id.
@@ -41,7 +41,7 @@ pub struct Links<'a> {
 
 impl Links<'_> {
     /// `<base>/docs/<doc>/tables/<table>`.
-    pub fn table(&self, table: &str) -> String {
+    pub(super) fn table(&self, table: &str) -> String {
         format!("{}/docs/{}/tables/{table}", self.base, self.doc)
     }
 
@@ -51,12 +51,12 @@ impl Links<'_> {
 }
 
 /// RFC 3339 with milliseconds and `Z`, as in the spec's examples.
-pub fn timestamp(t: DateTime<Utc>) -> String {
+pub(super) fn timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// A `TableReference` (the items of `listTables`, and row `parent`).
-pub fn table_ref(l: Links<'_>, t: &Table) -> Value {
+pub(super) fn table_ref(l: Links<'_>, t: &Table) -> Value {
     json!({
         "id": t.id,
         "type": "table",
@@ -68,7 +68,7 @@ pub fn table_ref(l: Links<'_>, t: &Table) -> Value {
 }
 
 /// A `Table` (`getTable`). The parent page is synthetic: the simulator has no pages.
-pub fn table_detail(l: Links<'_>, t: &Table) -> Value {
+pub(super) fn table_detail(l: Links<'_>, t: &Table) -> Value {
     let mut v = table_ref(l, t);
     let page = format!("canvas-{}", t.id.trim_start_matches("grid-"));
     v["parent"] = json!({
@@ -92,7 +92,7 @@ pub fn table_detail(l: Links<'_>, t: &Table) -> Value {
 }
 
 /// A `Column`: `display` and `calculated` appear only when true, `formula` only when set.
-pub fn column(l: Links<'_>, t: &Table, c: &ColumnSpec) -> Value {
+pub(super) fn column(l: Links<'_>, t: &Table, c: &ColumnSpec) -> Value {
     let mut v = json!({
         "id": c.id,
         "type": "column",
@@ -114,7 +114,14 @@ pub fn column(l: Links<'_>, t: &Table, c: &ColumnSpec) -> Value {
 
 /// A `Row`. `values` has every column, keyed by id (or name with `use_names`); cells never
 /// written are `""`, as Coda serves blanks.
-pub fn row(l: Links<'_>, t: &Table, index: usize, r: &Row, f: ValueFormat, names: bool) -> Value {
+pub(super) fn row(
+    l: Links<'_>,
+    t: &Table,
+    index: usize,
+    r: &Row,
+    f: ValueFormat,
+    names: bool,
+) -> Value {
     let mut values = Map::new();
     for c in &t.columns {
         let key = if names { &c.name } else { &c.id };
@@ -140,14 +147,21 @@ pub fn row(l: Links<'_>, t: &Table, index: usize, r: &Row, f: ValueFormat, names
 }
 
 /// A `RowDetail`: a `Row` plus its `parent` table.
-pub fn row_detail(l: Links<'_>, t: &Table, i: usize, r: &Row, f: ValueFormat, n: bool) -> Value {
+pub(super) fn row_detail(
+    l: Links<'_>,
+    t: &Table,
+    i: usize,
+    r: &Row,
+    f: ValueFormat,
+    n: bool,
+) -> Value {
     let mut v = row(l, t, i, r, f, n);
     v["parent"] = table_ref(l, t);
     v
 }
 
 /// One cell in a value format.
-pub fn cell(v: &Value, f: ValueFormat) -> Value {
+pub(super) fn cell(v: &Value, f: ValueFormat) -> Value {
     match (v, f) {
         (Value::Array(_), ValueFormat::Simple) => Value::String(plain(v)),
         (Value::Array(items), _) => Value::Array(items.iter().map(|i| cell(i, f)).collect()),
@@ -157,7 +171,7 @@ pub fn cell(v: &Value, f: ValueFormat) -> Value {
 }
 
 /// The plain-text form of a value: arrays comma-joined (no space), scalars as text.
-pub fn plain(v: &Value) -> String {
+pub(super) fn plain(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),

@@ -36,7 +36,7 @@ impl SortBy {
 /// `GET /docs/{docId}/tables/{tableIdOrName}/rows`: `query`, `sortBy`, `useColumnNames`,
 /// `valueFormat`, `visibleOnly`, `limit` (max 500), `pageToken`. `syncToken` is ignored and
 /// no `nextSyncToken` is served.
-pub async fn list_rows(
+pub(super) async fn list_rows(
     State(state): State<CodaState>,
     Path((doc, table)): Path<(String, String)>,
     headers: HeaderMap,

@@ -13,7 +13,7 @@ const FRAGMENT: &str = include_str!("requests.schema.json");
 
 /// A request body schema of the spec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Body {
+pub(super) enum Body {
     /// `upsertRows`.
     RowsUpsert,
     /// `updateRow`.
@@ -53,7 +53,7 @@ impl Body {
 
 /// Checks a parsed body against its schema; the error is the first violation, described
 /// without echoing any value.
-pub fn check(body: Body, instance: &Value) -> Result<(), String> {
+pub(super) fn check(body: Body, instance: &Value) -> Result<(), String> {
     let Some(validator) = body.validator() else {
         return Err("internal error: the request schema does not compile".into());
     };

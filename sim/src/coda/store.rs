@@ -11,11 +11,11 @@ use super::model::{ColumnSpec, Doc, Row, Table, canonical};
 use crate::data::SplitMix64;
 
 /// One row of an accepted upsert: the cells to write, by column id, in request order.
-pub type Cells = Vec<(String, Value)>;
+pub(super) type Cells = Vec<(String, Value)>;
 
 /// All docs, plus the id generator and the counters that order rows.
 #[derive(Debug)]
-pub struct Store {
+pub(crate) struct Store {
     docs: BTreeMap<String, Doc>,
     rng: SplitMix64,
     seq: u64,
@@ -26,7 +26,7 @@ const ID_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 
 impl Store {
     /// An empty store whose generated ids derive from `seed`.
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Self {
             docs: BTreeMap::new(),
             rng: SplitMix64::new(seed),
@@ -36,12 +36,12 @@ impl Store {
     }
 
     /// A doc, if it exists.
-    pub fn doc(&self, doc: &str) -> Option<&Doc> {
+    pub(crate) fn doc(&self, doc: &str) -> Option<&Doc> {
         self.docs.get(doc)
     }
 
     /// A table of a doc, by id, URL or name.
-    pub fn table(&self, doc: &str, table: &str) -> Result<&Table, SimError> {
+    pub(crate) fn table(&self, doc: &str, table: &str) -> Result<&Table, SimError> {
         let d = self
             .docs
             .get(doc)
@@ -75,7 +75,7 @@ impl Store {
     }
 
     /// A random id body of `n` alphanumerics.
-    pub fn random_id(&mut self, n: usize) -> String {
+    pub(crate) fn random_id(&mut self, n: usize) -> String {
         (0..n)
             .map(|_| {
                 let i = self.rng.below(ID_CHARS.len() as u64) as usize;
@@ -86,7 +86,7 @@ impl Store {
 
     /// A fresh request id, `mutate:` and a UUID-shaped hex string (the spec leaves the form
     /// open: "an arbitrary unique identifier").
-    pub fn new_request_id(&mut self) -> String {
+    pub(crate) fn new_request_id(&mut self) -> String {
         let (a, b) = (self.rng.next_u64(), self.rng.next_u64());
         format!(
             "mutate:{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
@@ -99,7 +99,7 @@ impl Store {
     }
 
     /// A fresh row id (`i-` + 10 alphanumerics) unused in the table.
-    pub fn new_row_id(&mut self, taken: &dyn Fn(&str) -> bool) -> String {
+    pub(crate) fn new_row_id(&mut self, taken: &dyn Fn(&str) -> bool) -> String {
         loop {
             let id = format!("i-{}", self.random_id(10));
             if !taken(&id) {
@@ -109,7 +109,7 @@ impl Store {
     }
 
     /// Creates a doc (if needed) and an empty table in it.
-    pub fn create_table(
+    pub(crate) fn create_table(
         &mut self,
         doc: &str,
         id: &str,
@@ -148,7 +148,7 @@ impl Store {
     }
 
     /// Removes a table and returns it.
-    pub fn delete_table(&mut self, doc: &str, table: &str) -> Result<Table, SimError> {
+    pub(crate) fn delete_table(&mut self, doc: &str, table: &str) -> Result<Table, SimError> {
         let d = self
             .docs
             .get_mut(doc)
@@ -160,7 +160,12 @@ impl Store {
     }
 
     /// Appends a column.
-    pub fn add_column(&mut self, doc: &str, table: &str, c: ColumnSpec) -> Result<(), SimError> {
+    pub(crate) fn add_column(
+        &mut self,
+        doc: &str,
+        table: &str,
+        c: ColumnSpec,
+    ) -> Result<(), SimError> {
         if c.id.is_empty() || c.name.is_empty() {
             return Err(SimError::Invalid(
                 "column id and name must be non-empty".into(),
@@ -175,7 +180,7 @@ impl Store {
     }
 
     /// Renames a column (found by id or name); its id and values stay.
-    pub fn rename_column(
+    pub(crate) fn rename_column(
         &mut self,
         doc: &str,
         table: &str,
@@ -194,7 +199,12 @@ impl Store {
     }
 
     /// Deletes a column (found by id or name) and its values in every row.
-    pub fn delete_column(&mut self, doc: &str, table: &str, column: &str) -> Result<(), SimError> {
+    pub(crate) fn delete_column(
+        &mut self,
+        doc: &str,
+        table: &str,
+        column: &str,
+    ) -> Result<(), SimError> {
         let t = self.table_mut(doc, table)?;
         let id = t
             .column(column)
@@ -208,7 +218,7 @@ impl Store {
     }
 
     /// Adds a row at once (no mutation queue); keys of `values` are column ids or names.
-    pub fn insert_row(
+    pub(crate) fn insert_row(
         &mut self,
         doc: &str,
         table: &str,
@@ -228,7 +238,7 @@ impl Store {
 
     /// Edits cells of row `row` (by id) at once, as a person would in the doc; keys of
     /// `values` are column ids or names. Returns the row as it is now.
-    pub fn edit_row(
+    pub(crate) fn edit_row(
         &mut self,
         doc: &str,
         table: &str,
@@ -255,7 +265,7 @@ impl Store {
     /// keys every existing row whose key cells all equal the new ones is updated, and a row
     /// is added when none matches. Rows apply in order, so a later row can match an earlier
     /// one. Cells of columns deleted since acceptance are dropped. Returns (added, updated).
-    pub fn upsert(
+    pub(crate) fn upsert(
         &mut self,
         doc: &str,
         table: &str,
@@ -325,7 +335,7 @@ impl Store {
     }
 
     /// Writes cells into the row at `position` and bumps its `updatedAt`.
-    pub fn write_cells(
+    pub(crate) fn write_cells(
         &mut self,
         doc: &str,
         table: &str,
@@ -392,7 +402,7 @@ impl Store {
     }
 
     /// Removes the rows with these ids; unknown ids are ignored. Returns how many went.
-    pub fn delete_rows(&mut self, doc: &str, table: &str, ids: &[String]) -> usize {
+    pub(crate) fn delete_rows(&mut self, doc: &str, table: &str, ids: &[String]) -> usize {
         let now = self.now();
         let Ok(t) = self.table_mut(doc, table) else {
             return 0;

@@ -86,7 +86,7 @@ fn accepted(body: Value) -> Response {
 /// `POST /docs/{docId}/tables/{tableIdOrName}/rows`. With `keyColumns`, every row must carry
 /// a cell for each key column (our choice; the spec is silent). Without them the new row ids
 /// are assigned now and returned as `addedRowIds`.
-pub async fn upsert_rows(
+pub(super) async fn upsert_rows(
     State(state): State<CodaState>,
     Path((doc, table)): Path<(String, String)>,
     query: QueryPairs,
@@ -146,7 +146,7 @@ pub async fn upsert_rows(
 }
 
 /// `PUT /docs/{docId}/tables/{tableIdOrName}/rows/{rowIdOrName}` → 202 `{requestId, id}`.
-pub async fn update_row(
+pub(super) async fn update_row(
     State(state): State<CodaState>,
     Path((doc, table, row)): Path<(String, String, String)>,
     query: QueryPairs,
@@ -171,7 +171,7 @@ pub async fn update_row(
 
 /// `DELETE /docs/{docId}/tables/{tableIdOrName}/rows` with `{"rowIds": [...]}` → 202
 /// `{requestId, rowIds}`. Unknown ids are accepted and ignored ("always returns a 202").
-pub async fn delete_rows(
+pub(super) async fn delete_rows(
     State(state): State<CodaState>,
     Path((doc, table)): Path<(String, String)>,
     bytes: Bytes,
@@ -192,7 +192,7 @@ pub async fn delete_rows(
 
 /// `DELETE /docs/{docId}/tables/{tableIdOrName}/rows/{rowIdOrName}` → 202 `{requestId, id}`;
 /// 404 when no row matches now.
-pub async fn delete_row(
+pub(super) async fn delete_row(
     State(state): State<CodaState>,
     Path((doc, table, row)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {

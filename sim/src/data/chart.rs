@@ -12,7 +12,7 @@ use super::resource::Resource;
 use super::time::fmt_date;
 
 /// Chooses 0 to 3 distinct problems (indices into [`PROBLEMS`]) for a patient.
-pub fn choose_problems(rng: &mut SplitMix64) -> Vec<usize> {
+pub(super) fn choose_problems(rng: &mut SplitMix64) -> Vec<usize> {
     let mut chosen = Vec::new();
     for _ in 0..rng.below(4) {
         let i = rng.below(PROBLEMS.len() as u64) as usize;
@@ -24,7 +24,7 @@ pub fn choose_problems(rng: &mut SplitMix64) -> Vec<usize> {
 }
 
 /// The ICD-10 codes of chosen problems.
-pub fn problem_codes(chosen: &[usize]) -> Vec<&'static str> {
+pub(super) fn problem_codes(chosen: &[usize]) -> Vec<&'static str> {
     chosen
         .iter()
         .filter_map(|&i| PROBLEMS.get(i))
@@ -33,7 +33,7 @@ pub fn problem_codes(chosen: &[usize]) -> Vec<&'static str> {
 }
 
 /// Problem-list entries for the chosen problems.
-pub fn problems(
+pub(super) fn problems(
     rng: &mut SplitMix64,
     ids: &mut Ids,
     p: &PatientFacts,
@@ -84,7 +84,7 @@ pub fn problems(
 }
 
 /// 0 to 3 medications.
-pub fn medications(
+pub(super) fn medications(
     rng: &mut SplitMix64,
     ids: &mut Ids,
     p: &PatientFacts,
@@ -142,7 +142,7 @@ pub fn medications(
 }
 
 /// 0 to 2 allergies.
-pub fn allergies(
+pub(super) fn allergies(
     rng: &mut SplitMix64,
     ids: &mut Ids,
     p: &PatientFacts,

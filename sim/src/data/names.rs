@@ -2,7 +2,7 @@
 //! the generator draws from. No real person's data is ever produced.
 
 /// Patient first names: clearly fictitious so they are easy to grep for in logs.
-pub const FIRST_NAMES: &[&str] = &[
+pub(super) const FIRST_NAMES: &[&str] = &[
     "Testy",
     "Fakey",
     "Mocky",
@@ -18,13 +18,13 @@ pub const FIRST_NAMES: &[&str] = &[
 ];
 
 /// Middle names (often left empty by the generator).
-pub const MIDDLE_NAMES: &[&str] = &["Q", "X", "Zed", "Simulata"];
+pub(super) const MIDDLE_NAMES: &[&str] = &["Q", "X", "Zed", "Simulata"];
 
 /// Doctor first names.
-pub const DOCTOR_FIRST_NAMES: &[&str] = &["Docta", "Healy", "Curo", "Medica", "Clinto"];
+pub(super) const DOCTOR_FIRST_NAMES: &[&str] = &["Docta", "Healy", "Curo", "Medica", "Clinto"];
 
 /// Fake street names for addresses.
-pub const STREETS: &[&str] = &[
+pub(super) const STREETS: &[&str] = &[
     "Fake Street",
     "Placeholder Avenue",
     "Sample Road",
@@ -33,7 +33,7 @@ pub const STREETS: &[&str] = &[
 ];
 
 /// Fake cities, each paired with a two-letter state.
-pub const CITIES: &[(&str, &str)] = &[
+pub(super) const CITIES: &[(&str, &str)] = &[
     ("Testville", "CA"),
     ("Simburg", "NY"),
     ("Fakesboro", "TX"),
@@ -42,7 +42,7 @@ pub const CITIES: &[(&str, &str)] = &[
 ];
 
 /// Fake insurance companies with fake payer ids.
-pub const INSURERS: &[(&str, &str)] = &[
+pub(super) const INSURERS: &[(&str, &str)] = &[
     ("Acme Sim Health", "SIM01"),
     ("Placeholder Mutual", "SIM02"),
     ("Notreal Blue Plan", "SIM03"),
@@ -50,10 +50,10 @@ pub const INSURERS: &[(&str, &str)] = &[
 ];
 
 /// Insurance plan types from the spec enum (`insurance_plan_type`).
-pub const PLAN_TYPES: &[&str] = &["BL", "CI", "HM", "MB", "MC", "12"];
+pub(super) const PLAN_TYPES: &[&str] = &["BL", "CI", "HM", "MB", "MC", "12"];
 
 /// Problems: (ICD-10 code, name, SNOMED CT code).
-pub const PROBLEMS: &[(&str, &str, &str)] = &[
+pub(super) const PROBLEMS: &[(&str, &str, &str)] = &[
     ("F41.1", "Generalized anxiety disorder", "21897009"),
     (
         "F32.9",
@@ -81,7 +81,7 @@ pub const PROBLEMS: &[(&str, &str, &str)] = &[
 ];
 
 /// Medications: (fake display name, RxNorm code, dosage quantity, dosage units, frequency).
-pub const MEDICATIONS: &[(&str, &str, &str, &str, &str)] = &[
+pub(super) const MEDICATIONS: &[(&str, &str, &str, &str, &str)] = &[
     (
         "Simuloxetine 20 MG Oral Tablet",
         "312938",
@@ -120,7 +120,7 @@ pub const MEDICATIONS: &[(&str, &str, &str, &str, &str)] = &[
 ];
 
 /// Allergies: (description, reaction, SNOMED reaction code from the spec enum).
-pub const ALLERGIES: &[(&str, &str, &str)] = &[
+pub(super) const ALLERGIES: &[(&str, &str, &str)] = &[
     ("Penicillin", "Hives", "247472004"),
     ("Cat hair", "Sneezing", "162397003"),
     ("Peanuts", "Anaphylaxis", "39579001"),
@@ -128,7 +128,7 @@ pub const ALLERGIES: &[(&str, &str, &str)] = &[
 ];
 
 /// Billing procedures: (CPT code, description, price in dollars).
-pub const PROCEDURES: &[(&str, &str, f64)] = &[
+pub(super) const PROCEDURES: &[(&str, &str, f64)] = &[
     ("90837", "Psychotherapy, 60 minutes", 180.0),
     ("90834", "Psychotherapy, 45 minutes", 140.0),
     ("90791", "Psychiatric diagnostic evaluation", 220.0),
@@ -141,7 +141,7 @@ pub const PROCEDURES: &[(&str, &str, f64)] = &[
 ];
 
 /// Appointment reasons.
-pub const REASONS: &[&str] = &[
+pub(super) const REASONS: &[&str] = &[
     "Follow-up",
     "Therapy session",
     "Intake",
@@ -150,7 +150,7 @@ pub const REASONS: &[&str] = &[
 ];
 
 /// Doctor specialties.
-pub const SPECIALTIES: &[&str] = &[
+pub(super) const SPECIALTIES: &[&str] = &[
     "Psychiatry",
     "Family Medicine",
     "Psychology",

@@ -17,7 +17,7 @@ use super::time::{fmt_date, fmt_datetime};
 
 /// What the visit and chart generators need to know about a patient.
 #[derive(Debug, Clone)]
-pub struct PatientFacts {
+pub(super) struct PatientFacts {
     /// The patient id.
     pub id: u64,
     /// The patient's doctor.
@@ -34,7 +34,7 @@ pub struct PatientFacts {
 
 /// Generates patient number `index` (0-based). The record is returned unfinished: the caller
 /// fills in the appointment dates, then stamps `updated_at`.
-pub fn patient(
+pub(super) fn patient(
     rng: &mut SplitMix64,
     ids: &mut Ids,
     index: usize,
@@ -254,7 +254,7 @@ fn insurance(rng: &mut SplitMix64, present: bool, who: &Subscriber<'_>) -> Recor
 }
 
 /// Picks a value with integer weights; the first value if all weights are zero.
-pub fn pick_weighted<'a>(rng: &mut SplitMix64, choices: &[(&'a str, u64)]) -> &'a str {
+pub(super) fn pick_weighted<'a>(rng: &mut SplitMix64, choices: &[(&'a str, u64)]) -> &'a str {
     let total: u64 = choices.iter().map(|(_, w)| w).sum();
     let mut roll = rng.below(total);
     for (value, weight) in choices {

@@ -9,7 +9,7 @@ use super::record::{Ids, between, blank, finish, phone, put};
 use super::resource::Resource;
 
 /// Generates `count` doctors, all last updated before `anchor`.
-pub fn doctors(
+pub(super) fn doctors(
     rng: &mut SplitMix64,
     ids: &mut Ids,
     count: usize,
@@ -64,7 +64,7 @@ pub fn doctors(
 /// Generates `count` offices, owned round-robin by the given doctor ids. Each office has
 /// three exam rooms, served as `{index, name, online_scheduling}` objects like the real API
 /// (the spec types `exam_rooms` as a string, which is an artefact of its generator).
-pub fn offices(
+pub(super) fn offices(
     rng: &mut SplitMix64,
     ids: &mut Ids,
     count: usize,

@@ -9,7 +9,7 @@ use super::resource::Resource;
 use super::time::fmt_datetime;
 
 /// A record under construction: a JSON object in spec field order.
-pub type Record = Map<String, Value>;
+pub(super) type Record = Map<String, Value>;
 
 /// The name of the extra field the simulator adds to every record. DrChrono only makes
 /// additive changes within API v4, so clients must ignore fields they do not know; this one
@@ -17,12 +17,12 @@ pub type Record = Map<String, Value>;
 pub const EXTRA_FIELD: &str = "x_sim_extra";
 
 /// A copy of the resource's template: every spec-declared field at its empty default.
-pub fn blank(resource: Resource) -> Record {
+pub(super) fn blank(resource: Resource) -> Record {
     resource.template().clone()
 }
 
 /// Sets several fields at once; existing keys keep their position.
-pub fn put<const N: usize>(record: &mut Record, fields: [(&str, Value); N]) {
+pub(super) fn put<const N: usize>(record: &mut Record, fields: [(&str, Value); N]) {
     for (k, v) in fields {
         record.insert(k.to_owned(), v);
     }
@@ -35,7 +35,7 @@ pub fn extra_field_value(resource: Resource) -> Value {
 
 /// Finishes a record: sets `updated_at` (declared or not: every simulated record has one)
 /// and appends the extra field.
-pub fn finish(resource: Resource, mut record: Record, updated_at: NaiveDateTime) -> Value {
+pub(super) fn finish(resource: Resource, mut record: Record, updated_at: NaiveDateTime) -> Value {
     record.insert("updated_at".to_owned(), json!(fmt_datetime(updated_at)));
     record.insert(EXTRA_FIELD.to_owned(), extra_field_value(resource));
     Value::Object(record)
@@ -59,20 +59,20 @@ pub fn first_id(resource: Resource) -> u64 {
 
 /// Per-resource id counters.
 #[derive(Debug, Clone)]
-pub struct Ids {
+pub(super) struct Ids {
     next: [u64; 9],
 }
 
 impl Ids {
     /// Counters at each resource's first id.
-    pub fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self {
             next: Resource::ALL.map(first_id),
         }
     }
 
     /// Takes the next id of `resource`.
-    pub fn take(&mut self, resource: Resource) -> u64 {
+    pub(super) fn take(&mut self, resource: Resource) -> u64 {
         let slot = &mut self.next[resource as usize];
         let id = *slot;
         *slot += 1;
@@ -87,12 +87,16 @@ impl Default for Ids {
 }
 
 /// A phone number in the 555-01xx block, which is reserved for fiction.
-pub fn phone(rng: &mut SplitMix64) -> String {
+pub(super) fn phone(rng: &mut SplitMix64) -> String {
     format!("(555) 01{}-{:04}", rng.below(10), rng.below(10_000))
 }
 
 /// A uniformly random instant in `[from, to)`, whole seconds; `from` if the span is empty.
-pub fn between(rng: &mut SplitMix64, from: NaiveDateTime, to: NaiveDateTime) -> NaiveDateTime {
+pub(super) fn between(
+    rng: &mut SplitMix64,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> NaiveDateTime {
     let span = (to - from).num_seconds();
     if span <= 0 {
         return from;
@@ -101,11 +105,11 @@ pub fn between(rng: &mut SplitMix64, from: NaiveDateTime, to: NaiveDateTime) -> 
 }
 
 /// Rounds cents to dollars as a JSON number with two decimals at most.
-pub fn dollars(cents: i64) -> Value {
+pub(super) fn dollars(cents: i64) -> Value {
     json!(cents as f64 / 100.0)
 }
 
 /// Formats cents as a decimal string (`"12.50"`), as DrChrono does for some money fields.
-pub fn dollars_text(cents: i64) -> Value {
+pub(super) fn dollars_text(cents: i64) -> Value {
     json!(format!("{}.{:02}", cents / 100, cents % 100))
 }

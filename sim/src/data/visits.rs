@@ -19,7 +19,7 @@ use super::time::{fmt_date, fmt_datetime};
 
 /// Everything generated for one patient's visits.
 #[derive(Debug, Default)]
-pub struct Visits {
+pub(super) struct Visits {
     /// Appointment records, in scheduled order.
     pub appointments: Vec<Value>,
     /// Clinical notes, one per documented completed appointment.
@@ -36,7 +36,7 @@ pub struct Visits {
 
 /// Generates 0 to 6 appointments for a patient, plus their notes and line items.
 /// `codes` are the patient's ICD-10 codes, used for `icd10_codes` of completed visits.
-pub fn visits(
+pub(super) fn visits(
     rng: &mut SplitMix64,
     ids: &mut Ids,
     p: &PatientFacts,

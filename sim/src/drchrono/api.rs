@@ -20,7 +20,11 @@ type Pairs = Result<Query<Vec<(String, String)>>, QueryRejection>;
 
 /// Middleware for every `/api/*` route: counts the request, then authenticates, throttles
 /// and draws faults, in that order (DRF authenticates before it throttles).
-pub async fn guard(State(state): State<DrChronoState>, req: Request, next: Next) -> Response {
+pub(super) async fn guard(
+    State(state): State<DrChronoState>,
+    req: Request,
+    next: Next,
+) -> Response {
     let route = route_key(req.uri().path());
     let bearer = bearer(req.headers());
     match state.admit(&route, bearer.as_deref()) {
@@ -35,7 +39,7 @@ pub async fn guard(State(state): State<DrChronoState>, req: Request, next: Next)
 }
 
 /// `GET /api/{resource}`: one page of `{"previous", "next", "results"}`.
-pub async fn list(
+pub(super) async fn list(
     State(state): State<DrChronoState>,
     Path(segment): Path<String>,
     headers: HeaderMap,
@@ -58,7 +62,7 @@ pub async fn list(
 }
 
 /// `GET /api/{resource}/{id}`: one record, or 404 `{"detail": "Not found."}`.
-pub async fn detail(
+pub(super) async fn detail(
     State(state): State<DrChronoState>,
     Path((segment, id)): Path<(String, String)>,
     query: Pairs,
@@ -73,7 +77,7 @@ pub async fn detail(
 }
 
 /// The counter key of a path: `/api/patients`, `/api/patients/{id}`, or the path itself.
-pub fn route_key(path: &str) -> String {
+pub(super) fn route_key(path: &str) -> String {
     let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     match parts.as_slice() {
         ["", "api", resource] => format!("/api/{resource}"),

@@ -26,7 +26,7 @@ pub struct TokenResponse {
 
 /// Why a token request was refused; rendered as `{"error": "<code>"}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum GrantError {
+pub(crate) enum GrantError {
     /// 401: unknown client id or wrong secret.
     #[error("invalid_client")]
     InvalidClient,
@@ -43,7 +43,7 @@ pub enum GrantError {
 
 /// Issued tokens and the credentials that may obtain new ones.
 #[derive(Debug)]
-pub struct TokenStore {
+pub(crate) struct TokenStore {
     client_id: String,
     client_secret: String,
     scope: String,
@@ -59,7 +59,7 @@ pub struct TokenStore {
 
 impl TokenStore {
     /// A store that accepts `refresh_token` (and `auth_code`, once) from the given client.
-    pub fn new(
+    pub(crate) fn new(
         client_id: String,
         client_secret: String,
         refresh_token: String,
@@ -79,7 +79,7 @@ impl TokenStore {
     }
 
     /// Sets the access token lifetime, granted scope and token randomness seed.
-    pub fn with(mut self, ttl: Duration, scope: String, seed: u64) -> Self {
+    pub(crate) fn with(mut self, ttl: Duration, scope: String, seed: u64) -> Self {
         self.ttl = ttl;
         self.scope = scope;
         self.rng = SplitMix64::derive(seed, 0x70c3);
@@ -87,12 +87,12 @@ impl TokenStore {
     }
 
     /// Checks client credentials in constant-ish time (lengths leak, contents do not).
-    pub fn client_ok(&self, id: &str, secret: &str) -> bool {
+    pub(crate) fn client_ok(&self, id: &str, secret: &str) -> bool {
         eq(id, &self.client_id) & eq(secret, &self.client_secret)
     }
 
     /// Exchanges (and revokes) a refresh token.
-    pub fn refresh(&mut self, token: &str) -> Result<TokenResponse, GrantError> {
+    pub(crate) fn refresh(&mut self, token: &str) -> Result<TokenResponse, GrantError> {
         let old_access = self.refresh.remove(token).ok_or(GrantError::InvalidGrant)?;
         if let Some(a) = old_access {
             self.access.remove(&a);
@@ -101,7 +101,7 @@ impl TokenStore {
     }
 
     /// Exchanges the single-use authorization code.
-    pub fn exchange_code(&mut self, code: &str) -> Result<TokenResponse, GrantError> {
+    pub(crate) fn exchange_code(&mut self, code: &str) -> Result<TokenResponse, GrantError> {
         match &self.auth_code {
             Some(c) if eq(c, code) => {
                 self.auth_code = None;
@@ -112,7 +112,7 @@ impl TokenStore {
     }
 
     /// Issues a fresh access/refresh pair.
-    pub fn issue(&mut self) -> TokenResponse {
+    pub(crate) fn issue(&mut self) -> TokenResponse {
         let access_token = format!("sim_at_{:016x}", self.rng.next_u64());
         let refresh_token = format!("sim_rt_{:016x}", self.rng.next_u64());
         self.access
@@ -130,31 +130,31 @@ impl TokenStore {
     }
 
     /// Issues an access token with no refresh token attached (a test shortcut).
-    pub fn mint_access_token(&mut self) -> String {
+    pub(crate) fn mint_access_token(&mut self) -> String {
         let token = format!("sim_at_{:016x}", self.rng.next_u64());
         self.add_access_token(token.clone());
         token
     }
 
     /// Registers an access token valid for the configured lifetime.
-    pub fn add_access_token(&mut self, token: String) {
+    pub(crate) fn add_access_token(&mut self, token: String) {
         self.access.insert(token, Instant::now() + self.ttl);
     }
 
     /// Whether a bearer token is known and unexpired.
-    pub fn access_ok(&self, token: &str) -> bool {
+    pub(crate) fn access_ok(&self, token: &str) -> bool {
         self.access
             .get(token)
             .is_some_and(|exp| Instant::now() < *exp)
     }
 
     /// Expires every access token now; refresh tokens stay valid.
-    pub fn expire_access_tokens(&mut self) {
+    pub(crate) fn expire_access_tokens(&mut self) {
         self.access.clear();
     }
 
     /// The most recently issued refresh token, if it is still valid.
-    pub fn current_refresh_token(&self) -> Option<String> {
+    pub(crate) fn current_refresh_token(&self) -> Option<String> {
         self.refresh
             .contains_key(&self.latest)
             .then(|| self.latest.clone())

@@ -7,13 +7,13 @@ use crate::data::time::now_utc;
 
 /// A monotonic, second-resolution clock for stamping changes.
 #[derive(Debug, Clone)]
-pub struct SimClock {
+pub(crate) struct SimClock {
     last: NaiveDateTime,
 }
 
 impl SimClock {
     /// A clock whose first tick is after `latest` (the newest timestamp in the data).
-    pub fn after(latest: Option<NaiveDateTime>) -> SimClock {
+    pub(crate) fn after(latest: Option<NaiveDateTime>) -> SimClock {
         SimClock {
             last: latest.unwrap_or(NaiveDateTime::MIN),
         }
@@ -21,14 +21,14 @@ impl SimClock {
 
     /// The next timestamp: the wall clock (naive UTC), or one second past the previous tick
     /// when the wall clock has not moved past it.
-    pub fn tick(&mut self) -> NaiveDateTime {
+    pub(crate) fn tick(&mut self) -> NaiveDateTime {
         let next = now_utc().max(self.last + Duration::seconds(1));
         self.last = next;
         next
     }
 
     /// The latest timestamp handed out (or the data's newest timestamp before any tick).
-    pub fn last(&self) -> NaiveDateTime {
+    pub(crate) fn last(&self) -> NaiveDateTime {
         self.last
     }
 }

@@ -26,7 +26,7 @@ use super::state::DrChronoState;
 use crate::data::Resource;
 
 /// The control routes, to be nested under `/_sim`.
-pub fn routes() -> Router<DrChronoState> {
+pub(super) fn routes() -> Router<DrChronoState> {
     Router::new()
         .route("/stats", get(stats))
         .route("/stats/reset", post(reset_stats))

@@ -8,7 +8,7 @@ use crate::data::SplitMix64;
 
 /// What to do to one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Fault {
+pub(crate) struct Fault {
     /// Answer with an HTTP 500 instead of serving the request.
     pub error: bool,
     /// Wait this long before answering.
@@ -17,26 +17,26 @@ pub struct Fault {
 
 /// The fault stream.
 #[derive(Debug)]
-pub struct FaultInjector {
+pub(crate) struct FaultInjector {
     config: FaultConfig,
     rng: SplitMix64,
 }
 
 impl FaultInjector {
     /// Starts the stream for a configuration.
-    pub fn new(config: FaultConfig) -> Self {
+    pub(crate) fn new(config: FaultConfig) -> Self {
         let rng = SplitMix64::new(config.seed);
         Self { config, rng }
     }
 
     /// The active configuration.
-    pub fn config(&self) -> &FaultConfig {
+    pub(crate) fn config(&self) -> &FaultConfig {
         &self.config
     }
 
     /// Decides the fate of the next request. Always draws two numbers, so changing the
     /// rates never shifts which requests a given seed picks.
-    pub fn next(&mut self) -> Fault {
+    pub(crate) fn next(&mut self) -> Fault {
         let error_roll = self.rng.unit();
         let slow_roll = self.rng.unit();
         Fault {

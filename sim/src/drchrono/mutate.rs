@@ -12,7 +12,7 @@ use crate::data::{EXTRA_FIELD, Resource, record_id};
 /// Creates a record. Fields missing from `fields` take the template defaults; a missing or
 /// null `id` gets the next free one (a numeric string for appointments). `created_at` (where
 /// the schema has it) and `updated_at` default to the clock's next tick.
-pub fn create(
+pub(super) fn create(
     store: &mut Store,
     clock: &mut SimClock,
     resource: Resource,
@@ -59,7 +59,7 @@ fn new_id(store: &mut Store, resource: Resource) -> Value {
 /// Merges `patch` into a record's top-level fields. Unless the patch sets `updated_at`
 /// itself (to simulate a late or back-dated write), `updated_at` (and an appointment's
 /// `extended_updated_at`) becomes the clock's next tick. The id cannot change.
-pub fn update(
+pub(super) fn update(
     store: &mut Store,
     clock: &mut SimClock,
     resource: Resource,

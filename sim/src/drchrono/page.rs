@@ -43,7 +43,7 @@ fn decode(cursor: &str, fingerprint: u64) -> Result<Position, ApiError> {
 
 /// Builds the `{"previous", "next", "results"}` body for one page. `base` is the absolute
 /// URL of the endpoint (`http://host:port/api/patients`).
-pub fn page(store: &Store, q: &ListQuery, base: &str) -> Result<Value, ApiError> {
+pub(super) fn page(store: &Store, q: &ListQuery, base: &str) -> Result<Value, ApiError> {
     let table = store.table(q.resource);
     let start = q
         .cursor
@@ -98,7 +98,7 @@ pub fn page(store: &Store, q: &ListQuery, base: &str) -> Result<Value, ApiError>
 }
 
 /// Renders `k=v&...`, percent-encoding everything but RFC 3986 unreserved characters.
-pub fn query_string(pairs: &[(String, String)]) -> String {
+pub(super) fn query_string(pairs: &[(String, String)]) -> String {
     pairs
         .iter()
         .map(|(k, v)| format!("{}={}", escape(k), escape(v)))

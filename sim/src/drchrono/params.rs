@@ -15,7 +15,7 @@ pub const MAX_DATE_RANGE_DAYS: i64 = 190;
 
 /// Where a filter reads its value from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Field {
+pub(super) enum Field {
     /// A field of the record itself.
     Own(&'static str),
     /// A field of the appointment the record points at (via its `appointment` field).
@@ -24,7 +24,7 @@ pub enum Field {
 
 /// The comparison a filter makes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Test {
+pub(super) enum Test {
     /// The value, rendered as text, equals this.
     Eq(String),
     /// The value's date part is this date.
@@ -37,7 +37,7 @@ pub enum Test {
 
 /// One parsed filter.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Filter {
+pub(super) struct Filter {
     /// What the filter looks at.
     pub field: Field,
     /// How it compares.
@@ -126,13 +126,13 @@ fn specs(resource: Resource) -> &'static [Spec] {
 }
 
 /// Whether the endpoint takes `verbose` (patients and appointments).
-pub fn has_verbose(resource: Resource) -> bool {
+pub(super) fn has_verbose(resource: Resource) -> bool {
     matches!(resource, Resource::Patients | Resource::Appointments)
 }
 
 /// Parses the filters an endpoint declares from the query pairs (the last value of a
 /// repeated parameter wins and empty values are ignored, as in Django).
-pub fn parse_filters(
+pub(super) fn parse_filters(
     resource: Resource,
     pairs: &[(String, String)],
 ) -> Result<Vec<Filter>, ApiError> {
@@ -167,7 +167,7 @@ pub fn parse_filters(
 }
 
 /// The last non-empty value of a parameter.
-pub fn last_value<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(super) fn last_value<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs
         .iter()
         .rev()
@@ -176,7 +176,7 @@ pub fn last_value<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a s
 }
 
 /// Parses a boolean switch (`true`/`false`, `True`/`False`, `1`/`0`); absent means false.
-pub fn flag(pairs: &[(String, String)], name: &str) -> Result<bool, ApiError> {
+pub(super) fn flag(pairs: &[(String, String)], name: &str) -> Result<bool, ApiError> {
     match last_value(pairs, name) {
         None => Ok(false),
         Some("true" | "True" | "1") => Ok(true),
@@ -187,7 +187,7 @@ pub fn flag(pairs: &[(String, String)], name: &str) -> Result<bool, ApiError> {
 
 /// Appointments must be narrowed by one of these (spec: "Either `since`, `occurred_since`,
 /// `date` or `date_range` parameter must be specified").
-pub fn require_appointment_window(pairs: &[(String, String)]) -> Result<(), ApiError> {
+pub(super) fn require_appointment_window(pairs: &[(String, String)]) -> Result<(), ApiError> {
     let names = ["since", "occurred_since", "date", "date_range"];
     if names.iter().any(|n| last_value(pairs, n).is_some()) {
         Ok(())

@@ -23,7 +23,7 @@ pub const DEFAULT_MAX_PAGE: usize = 250;
 
 /// One parsed list request.
 #[derive(Debug, Clone)]
-pub struct ListQuery {
+pub(super) struct ListQuery {
     /// The endpoint.
     pub resource: Resource,
     /// Declared filters found in the query.
@@ -46,7 +46,7 @@ pub struct ListQuery {
 
 impl ListQuery {
     /// Parses and validates a list request's query pairs.
-    pub fn parse(
+    pub(super) fn parse(
         resource: Resource,
         pairs: Vec<(String, String)>,
         default_page: usize,
@@ -91,7 +91,7 @@ impl ListQuery {
     }
 
     /// Whether a record belongs in the result.
-    pub fn matches(&self, record: &Value, store: &Store) -> bool {
+    pub(super) fn matches(&self, record: &Value, store: &Store) -> bool {
         if self.resource == Resource::Appointments {
             if !self.show_archived
                 && record.get("deleted_flag").and_then(Value::as_bool) == Some(true)
@@ -113,7 +113,7 @@ impl ListQuery {
 }
 
 /// The record as served: verbose-only fields removed unless `verbose` was asked for.
-pub fn served(resource: Resource, record: &Value, verbose: bool) -> Value {
+pub(super) fn served(resource: Resource, record: &Value, verbose: bool) -> Value {
     let mut out = record.clone();
     if !verbose && let Value::Object(m) = &mut out {
         for f in resource.verbose_only_fields() {

@@ -8,14 +8,14 @@ use super::config::RateLimitConfig;
 
 /// Why a request was throttled, and how long until it would pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Throttled {
+pub(crate) struct Throttled {
     /// Whole seconds (at least 1) until the limit that refused the request frees up.
     pub wait_secs: u64,
 }
 
 /// The throttle state.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     config: RateLimitConfig,
     window: u128,
     used: u32,
@@ -24,7 +24,7 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     /// A limiter with fresh budgets.
-    pub fn new(config: RateLimitConfig) -> Self {
+    pub(crate) fn new(config: RateLimitConfig) -> Self {
         Self {
             config,
             window: 0,
@@ -34,17 +34,17 @@ impl RateLimiter {
     }
 
     /// The active configuration.
-    pub fn config(&self) -> &RateLimitConfig {
+    pub(crate) fn config(&self) -> &RateLimitConfig {
         &self.config
     }
 
     /// Admits or refuses one request at the current time.
-    pub fn check(&mut self) -> Result<(), Throttled> {
+    pub(crate) fn check(&mut self) -> Result<(), Throttled> {
         self.check_at(SystemTime::now(), Instant::now())
     }
 
     /// Admits or refuses one request at the given wall-clock and monotonic times.
-    pub fn check_at(&mut self, wall: SystemTime, mono: Instant) -> Result<(), Throttled> {
+    pub(crate) fn check_at(&mut self, wall: SystemTime, mono: Instant) -> Result<(), Throttled> {
         let hour_ms = self.config.hour.as_millis().max(1);
         let since_epoch = wall
             .duration_since(UNIX_EPOCH)

@@ -11,14 +11,14 @@ use crate::data::{Clinic, Resource, SortKey, first_id, record_id};
 
 /// One resource's records.
 #[derive(Debug, Default, Clone)]
-pub struct Table {
+pub(crate) struct Table {
     rows: BTreeMap<SortKey, Value>,
     keys: HashMap<String, SortKey>,
 }
 
 impl Table {
     /// Records strictly after `after` (all records if `None`), in list order.
-    pub fn after<'a>(
+    pub(crate) fn after<'a>(
         &'a self,
         after: Option<&SortKey>,
     ) -> impl Iterator<Item = (&'a SortKey, &'a Value)> {
@@ -27,7 +27,7 @@ impl Table {
     }
 
     /// Records strictly before `before`, nearest first.
-    pub fn before<'a>(
+    pub(crate) fn before<'a>(
         &'a self,
         before: &SortKey,
     ) -> impl Iterator<Item = (&'a SortKey, &'a Value)> {
@@ -37,25 +37,25 @@ impl Table {
     }
 
     /// Every record, in list order.
-    pub fn values(&self) -> impl Iterator<Item = &Value> {
+    pub(crate) fn values(&self) -> impl Iterator<Item = &Value> {
         self.rows.values()
     }
 
     /// The record with this id.
-    pub fn get(&self, id: &str) -> Option<&Value> {
+    pub(crate) fn get(&self, id: &str) -> Option<&Value> {
         self.keys.get(id).and_then(|k| self.rows.get(k))
     }
 }
 
 /// All tables of the simulated practice.
 #[derive(Debug, Default, Clone)]
-pub struct Store {
+pub(crate) struct Store {
     tables: [Table; 9],
 }
 
 impl Store {
     /// Loads a generated clinic.
-    pub fn from_clinic(clinic: Clinic) -> Store {
+    pub(crate) fn from_clinic(clinic: Clinic) -> Store {
         let mut store = Store::default();
         for (resource, records) in clinic.into_tables() {
             for record in records {
@@ -67,17 +67,17 @@ impl Store {
     }
 
     /// The table of a resource.
-    pub fn table(&self, resource: Resource) -> &Table {
+    pub(crate) fn table(&self, resource: Resource) -> &Table {
         &self.tables[resource as usize]
     }
 
     /// The record of `resource` with this id.
-    pub fn get(&self, resource: Resource, id: &str) -> Option<&Value> {
+    pub(crate) fn get(&self, resource: Resource, id: &str) -> Option<&Value> {
         self.table(resource).get(id)
     }
 
     /// Adds a record; fails if it has no id or the id is taken.
-    pub fn insert(&mut self, resource: Resource, record: Value) -> Result<(), SimError> {
+    pub(crate) fn insert(&mut self, resource: Resource, record: Value) -> Result<(), SimError> {
         let id = record_id(&record)
             .ok_or_else(|| SimError::Invalid("record has no usable `id`".into()))?;
         let table = &mut self.tables[resource as usize];
@@ -91,7 +91,7 @@ impl Store {
     }
 
     /// Removes and returns the record with this id.
-    pub fn remove(&mut self, resource: Resource, id: &str) -> Result<Value, SimError> {
+    pub(crate) fn remove(&mut self, resource: Resource, id: &str) -> Result<Value, SimError> {
         let table = &mut self.tables[resource as usize];
         let key = table.keys.remove(id).ok_or_else(|| SimError::NotFound {
             resource,
@@ -104,13 +104,18 @@ impl Store {
     }
 
     /// Replaces a record in place (same id), re-sorting it if its sort key changed.
-    pub fn replace(&mut self, resource: Resource, id: &str, record: Value) -> Result<(), SimError> {
+    pub(crate) fn replace(
+        &mut self,
+        resource: Resource,
+        id: &str,
+        record: Value,
+    ) -> Result<(), SimError> {
         self.remove(resource, id)?;
         self.insert(resource, record)
     }
 
     /// The next free numeric id: one past the largest numeric id, or the resource's first id.
-    pub fn next_id(&self, resource: Resource) -> u64 {
+    pub(crate) fn next_id(&self, resource: Resource) -> u64 {
         self.table(resource)
             .keys
             .keys()

@@ -15,7 +15,7 @@ use super::state::DrChronoState;
 
 /// Handles a token request. Client credentials come from the form (`client_id`,
 /// `client_secret`) or from HTTP Basic auth.
-pub async fn token(
+pub(super) async fn token(
     State(state): State<DrChronoState>,
     headers: HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,

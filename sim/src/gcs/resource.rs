@@ -34,25 +34,25 @@ impl ApiError {
         self
     }
 
-    pub fn login_required() -> Self {
+    pub(super) fn login_required() -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "required", "Login Required")
             .at("header", "Authorization")
     }
 
-    pub fn invalid_credentials() -> Self {
+    pub(super) fn invalid_credentials() -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "authError", "Invalid Credentials")
             .at("header", "Authorization")
     }
 
-    pub fn required(parameter: &'static str) -> Self {
+    pub(super) fn required(parameter: &'static str) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "required", "Required").at("parameter", parameter)
     }
 
-    pub fn invalid(message: impl Into<String>) -> Self {
+    pub(super) fn invalid(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid", message)
     }
 
-    pub fn no_bucket() -> Self {
+    pub(super) fn no_bucket() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
             "notFound",
@@ -60,7 +60,7 @@ impl ApiError {
         )
     }
 
-    pub fn no_object(bucket: &str, name: &str) -> Self {
+    pub(super) fn no_object(bucket: &str, name: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
             "notFound",
@@ -68,7 +68,7 @@ impl ApiError {
         )
     }
 
-    pub fn condition_not_met() -> Self {
+    pub(super) fn condition_not_met() -> Self {
         Self::new(
             StatusCode::PRECONDITION_FAILED,
             "conditionNotMet",
@@ -77,7 +77,7 @@ impl ApiError {
         .at("header", "If-Match")
     }
 
-    pub fn retention(bucket: &str, name: &str, until: DateTime<Utc>) -> Self {
+    pub(super) fn retention(bucket: &str, name: &str, until: DateTime<Utc>) -> Self {
         Self::new(
             StatusCode::FORBIDDEN,
             "retentionPolicyNotMet",
@@ -90,7 +90,7 @@ impl ApiError {
     }
 
     /// An injected failure with the reason the real service gives for that status.
-    pub fn injected(status: u16) -> Self {
+    pub(super) fn injected(status: u16) -> Self {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
         match status {
             StatusCode::TOO_MANY_REQUESTS => {
@@ -110,7 +110,7 @@ impl ApiError {
     }
 
     /// The body: `{"error": {"code", "message", "errors": [{"message", "domain", "reason"}]}}`.
-    pub fn body(&self) -> Value {
+    pub(super) fn body(&self) -> Value {
         let mut item = json!({"message": self.message, "domain": "global", "reason": self.reason});
         if let Some((location_type, location)) = self.location {
             item["locationType"] = json!(location_type);

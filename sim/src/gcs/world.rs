@@ -49,7 +49,7 @@ pub(super) struct Write {
 
 impl World {
     /// `config`'s buckets and token; no objects, faults or clock offset.
-    pub fn new(config: &GcsConfig) -> Self {
+    pub(super) fn new(config: &GcsConfig) -> Self {
         let buckets = config
             .buckets
             .iter()
@@ -72,14 +72,14 @@ impl World {
     }
 
     /// The simulator's clock.
-    pub fn now(&self) -> DateTime<Utc> {
+    pub(super) fn now(&self) -> DateTime<Utc> {
         Utc::now()
             .checked_add_signed(self.clock_offset)
             .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 
     /// Whether `name` in `bucket` may be written or removed now.
-    pub fn writable(
+    pub(super) fn writable(
         &self,
         bucket: &str,
         name: &str,
@@ -101,7 +101,7 @@ impl World {
     }
 
     /// Stores a new generation of `name` (the bucket exists).
-    pub fn store(
+    pub(super) fn store(
         &mut self,
         bucket: &str,
         name: &str,

@@ -71,7 +71,7 @@ pub struct DeliveryReport {
 }
 
 /// The wrapped push body of `m` for `subscription`, as delivery attempt `attempt`.
-pub fn body(m: &Message, subscription: &str, attempt: u32) -> serde_json::Value {
+pub(super) fn body(m: &Message, subscription: &str, attempt: u32) -> serde_json::Value {
     let time = m
         .publish_time
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);

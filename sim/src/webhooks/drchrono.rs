@@ -45,7 +45,7 @@ pub struct DrChronoWebhooks {
 }
 
 /// Every event of DrChrono's official table, plus `PING`.
-pub const EVENTS: &[&str] = &[
+pub(super) const EVENTS: &[&str] = &[
     "APPOINTMENT_CREATE",
     "APPOINTMENT_MODIFY",
     "PATIENT_CREATE",

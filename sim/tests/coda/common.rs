@@ -7,19 +7,19 @@ use serde_json::Value;
 use sim::coda::{CodaConfig, CodaHandle, CodaSim, ColumnSpec, DEFAULT_TOKEN};
 
 /// The doc every test uses.
-pub const DOC: &str = "AbCDeFGH";
+pub(crate) const DOC: &str = "AbCDeFGH";
 /// The table every test starts with.
-pub const TABLE: &str = "grid-pqRst-U";
+pub(crate) const TABLE: &str = "grid-pqRst-U";
 
 /// A running simulator and an HTTP client.
-pub struct Sim {
+pub(crate) struct Sim {
     pub handle: CodaHandle,
     pub http: reqwest::Client,
     pub token: String,
 }
 
 /// The columns of the test table: key, name, visits (number), and a calculated one.
-pub fn columns() -> Vec<ColumnSpec> {
+pub(crate) fn columns() -> Vec<ColumnSpec> {
     vec![
         ColumnSpec::new("c-key", "Patient id"),
         ColumnSpec::new("c-name", "Name"),
@@ -32,7 +32,7 @@ pub fn columns() -> Vec<ColumnSpec> {
 }
 
 /// Starts a simulator with no rate limit, no apply delay, the test table, and the tweaks.
-pub async fn start(tweak: impl FnOnce(&mut CodaConfig)) -> Sim {
+pub(crate) async fn start(tweak: impl FnOnce(&mut CodaConfig)) -> Sim {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut config = CodaConfig {
         rate_limit: None,
@@ -54,7 +54,7 @@ pub async fn start(tweak: impl FnOnce(&mut CodaConfig)) -> Sim {
 
 impl Sim {
     /// An absolute URL for a path (absolute URLs pass through).
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         if path.starts_with("http") {
             path.to_owned()
         } else {
@@ -63,12 +63,12 @@ impl Sim {
     }
 
     /// `/docs/<DOC>/tables/<TABLE><rest>`.
-    pub fn table_path(rest: &str) -> String {
+    pub(crate) fn table_path(rest: &str) -> String {
         format!("/docs/{DOC}/tables/{TABLE}{rest}")
     }
 
     /// Sends a request with the bearer token and an optional JSON body.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         method: Method,
         path: &str,
@@ -85,7 +85,7 @@ impl Sim {
     }
 
     /// Like [`Sim::send`], returning the status and JSON body.
-    pub async fn json(
+    pub(crate) async fn json(
         &self,
         method: Method,
         path: &str,
@@ -97,12 +97,12 @@ impl Sim {
     }
 
     /// GET with the bearer token, returning the status and JSON body.
-    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+    pub(crate) async fn get(&self, path: &str) -> (StatusCode, Value) {
         self.json(Method::GET, path, None).await
     }
 
     /// POSTs an upsert to the test table; asserts 202 and returns the body.
-    pub async fn upsert(&self, body: Value) -> Value {
+    pub(crate) async fn upsert(&self, body: Value) -> Value {
         let (status, answer) = self
             .json(Method::POST, &Self::table_path("/rows"), Some(&body))
             .await;
@@ -111,7 +111,7 @@ impl Sim {
     }
 
     /// Follows `nextPageLink` from `path` to the end; returns every item and the page count.
-    pub async fn walk(&self, path: &str) -> (Vec<Value>, usize) {
+    pub(crate) async fn walk(&self, path: &str) -> (Vec<Value>, usize) {
         let mut items = Vec::new();
         let mut url = Some(self.url(path));
         let mut pages = 0;
@@ -132,7 +132,7 @@ impl Sim {
 }
 
 /// A row's cells in the API's shape: `[{"column": id, "value": v}, ...]`.
-pub fn cells(pairs: &[(&str, Value)]) -> Value {
+pub(crate) fn cells(pairs: &[(&str, Value)]) -> Value {
     Value::Array(
         pairs
             .iter()
@@ -142,7 +142,7 @@ pub fn cells(pairs: &[(&str, Value)]) -> Value {
 }
 
 /// Asserts the spec's error shape and status, and returns the message.
-pub fn assert_error(status: StatusCode, body: &Value, expected: StatusCode) -> String {
+pub(crate) fn assert_error(status: StatusCode, body: &Value, expected: StatusCode) -> String {
     assert_eq!(status, expected, "{body}");
     assert_eq!(body["statusCode"], expected.as_u16(), "{body}");
     assert_eq!(

@@ -6,19 +6,19 @@ use serde_json::Value;
 use sim::drchrono::{DrChronoConfig, DrChronoHandle, DrChronoSim};
 
 /// A running simulator, an HTTP client and a valid access token.
-pub struct Sim {
+pub(crate) struct Sim {
     pub handle: DrChronoHandle,
     pub http: reqwest::Client,
     pub token: String,
 }
 
 /// The fixed anchor of test data, so runs are reproducible.
-pub fn anchor() -> NaiveDate {
+pub(crate) fn anchor() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 6, 15).unwrap_or_default()
 }
 
 /// Starts a simulator with `patients` patients, no rate limit, and the given tweaks.
-pub async fn start(patients: usize, tweak: impl FnOnce(&mut DrChronoConfig)) -> Sim {
+pub(crate) async fn start(patients: usize, tweak: impl FnOnce(&mut DrChronoConfig)) -> Sim {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut config = DrChronoConfig {
         seed: 11,
@@ -39,7 +39,7 @@ pub async fn start(patients: usize, tweak: impl FnOnce(&mut DrChronoConfig)) -> 
 
 impl Sim {
     /// An absolute URL for a path (absolute URLs pass through).
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         if path.starts_with("http") {
             path.to_owned()
         } else {
@@ -48,7 +48,7 @@ impl Sim {
     }
 
     /// GET with the bearer token.
-    pub async fn get(&self, path: &str) -> reqwest::Response {
+    pub(crate) async fn get(&self, path: &str) -> reqwest::Response {
         self.http
             .get(self.url(path))
             .bearer_auth(&self.token)
@@ -58,14 +58,14 @@ impl Sim {
     }
 
     /// GET with the bearer token, returning the status and JSON body.
-    pub async fn get_json(&self, path: &str) -> (StatusCode, Value) {
+    pub(crate) async fn get_json(&self, path: &str) -> (StatusCode, Value) {
         let response = self.get(path).await;
         let status = response.status();
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
     /// Follows `next` verbatim from `path` until it is null; returns every result in order.
-    pub async fn walk(&self, path: &str) -> Vec<Value> {
+    pub(crate) async fn walk(&self, path: &str) -> Vec<Value> {
         let mut out = Vec::new();
         let mut url = Some(self.url(path));
         let mut pages = 0;
@@ -91,7 +91,7 @@ impl Sim {
 }
 
 /// The `id` of a record as text.
-pub fn id_of(v: &Value) -> String {
+pub(crate) fn id_of(v: &Value) -> String {
     match &v["id"] {
         Value::String(s) => s.clone(),
         other => other.to_string(),

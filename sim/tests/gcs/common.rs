@@ -7,23 +7,23 @@ use serde_json::Value;
 use sim::gcs::{DEFAULT_TOKEN, GcsConfig, GcsHandle, GcsSim};
 
 /// A bucket without a retention policy.
-pub const BUCKET: &str = "audit-archive";
+pub(crate) const BUCKET: &str = "audit-archive";
 /// A bucket with a seven-year retention policy.
-pub const LOCKED: &str = "audit-locked";
+pub(crate) const LOCKED: &str = "audit-locked";
 /// [`LOCKED`]'s retention period: 7 x 365 days in seconds.
-pub const RETENTION_SECS: u64 = 220_752_000;
+pub(crate) const RETENTION_SECS: u64 = 220_752_000;
 /// The object name most tests use (slashes included, as the archiver's are).
-pub const NAME: &str = "audit/2024/01/audit_log_p2024_01.jsonl.gz";
+pub(crate) const NAME: &str = "audit/2024/01/audit_log_p2024_01.jsonl.gz";
 
 /// A running simulator and an HTTP client.
-pub struct Sim {
+pub(crate) struct Sim {
     pub handle: GcsHandle,
     pub http: reqwest::Client,
     pub token: Option<String>,
 }
 
 /// Starts a simulator with [`BUCKET`] and [`LOCKED`], after the tweaks.
-pub async fn start(tweak: impl FnOnce(&mut GcsConfig)) -> Sim {
+pub(crate) async fn start(tweak: impl FnOnce(&mut GcsConfig)) -> Sim {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut config = GcsConfig {
         buckets: vec![
@@ -46,7 +46,7 @@ pub async fn start(tweak: impl FnOnce(&mut GcsConfig)) -> Sim {
 
 impl Sim {
     /// `{base}/{segments...}?{query}`, each segment percent-encoded (`/` as `%2F`).
-    pub fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
+    pub(crate) fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
         let mut url = Url::parse(self.handle.url()).expect("base URL");
         url.path_segments_mut().expect("base URL").extend(segments);
         if !query.is_empty() {
@@ -56,19 +56,19 @@ impl Sim {
     }
 
     /// The upload URL for `name` in `bucket`, with `uploadType=media` and `extra`.
-    pub fn upload_url(&self, bucket: &str, name: &str, extra: &[(&str, &str)]) -> Url {
+    pub(crate) fn upload_url(&self, bucket: &str, name: &str, extra: &[(&str, &str)]) -> Url {
         let mut query = vec![("uploadType", "media"), ("name", name)];
         query.extend_from_slice(extra);
         self.url(&["upload", "storage", "v1", "b", bucket, "o"], &query)
     }
 
     /// The object's URL, with `query`.
-    pub fn object_url(&self, bucket: &str, name: &str, query: &[(&str, &str)]) -> Url {
+    pub(crate) fn object_url(&self, bucket: &str, name: &str, query: &[(&str, &str)]) -> Url {
         self.url(&["storage", "v1", "b", bucket, "o", name], query)
     }
 
     /// Sends `req` with the bearer token (if any); returns the status and JSON body.
-    pub async fn json(&self, mut req: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    pub(crate) async fn json(&self, mut req: reqwest::RequestBuilder) -> (StatusCode, Value) {
         if let Some(token) = &self.token {
             req = req.bearer_auth(token);
         }
@@ -78,7 +78,7 @@ impl Sim {
     }
 
     /// Uploads `bytes` as `name` in `bucket` (`application/gzip`), with `extra` parameters.
-    pub async fn upload(
+    pub(crate) async fn upload(
         &self,
         bucket: &str,
         name: &str,
@@ -94,13 +94,13 @@ impl Sim {
     }
 
     /// GETs the object's metadata.
-    pub async fn metadata(&self, bucket: &str, name: &str) -> (StatusCode, Value) {
+    pub(crate) async fn metadata(&self, bucket: &str, name: &str) -> (StatusCode, Value) {
         self.json(self.http.get(self.object_url(bucket, name, &[])))
             .await
     }
 
     /// GETs the object's bytes (`alt=media`); asserts 200.
-    pub async fn media(&self, bucket: &str, name: &str) -> reqwest::Response {
+    pub(crate) async fn media(&self, bucket: &str, name: &str) -> reqwest::Response {
         let mut req = self
             .http
             .get(self.object_url(bucket, name, &[("alt", "media")]));
@@ -113,14 +113,14 @@ impl Sim {
     }
 
     /// DELETEs the object.
-    pub async fn delete(&self, bucket: &str, name: &str) -> (StatusCode, Value) {
+    pub(crate) async fn delete(&self, bucket: &str, name: &str) -> (StatusCode, Value) {
         self.json(self.http.delete(self.object_url(bucket, name, &[])))
             .await
     }
 }
 
 /// Asserts Google's error shape, the status and the reason; returns the message.
-pub fn assert_error(
+pub(crate) fn assert_error(
     status: StatusCode,
     body: &Value,
     expected: StatusCode,
@@ -138,7 +138,7 @@ pub fn assert_error(
 }
 
 /// CRC32C one bit at a time, independent of the simulator's table.
-pub fn bitwise_crc32c(data: &[u8]) -> u32 {
+pub(crate) fn bitwise_crc32c(data: &[u8]) -> u32 {
     let mut crc = u32::MAX;
     for &byte in data {
         crc ^= u32::from(byte);
@@ -151,12 +151,12 @@ pub fn bitwise_crc32c(data: &[u8]) -> u32 {
 }
 
 /// The API's form: base64 of the big-endian bytes.
-pub fn base64_be(crc: u32) -> String {
+pub(crate) fn base64_be(crc: u32) -> String {
     base64::engine::general_purpose::STANDARD.encode(crc.to_be_bytes())
 }
 
 /// Deterministic pseudo-random bytes (xorshift), to stand in for gzip output.
-pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+pub(crate) fn noise(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed.max(1);
     (0..len)
         .map(|_| {

@@ -12,6 +12,6 @@ mod disclosures;
 mod iap;
 mod pages;
 mod plans;
-pub mod support;
+pub(crate) mod support;
 
-pub use support::*;
+pub(crate) use support::*;

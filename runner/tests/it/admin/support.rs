@@ -18,20 +18,20 @@ use uuid::Uuid;
 
 use crate::common;
 
-pub const ADMIN: &str = "oncall@clinic.example";
-pub const VIEWER: &str = "auditor@clinic.example";
-pub const CLINICIAN: &str = "doctor@clinic.example";
-pub const FRONT_DESK: &str = "desk@clinic.example";
-pub const BILLING: &str = "billing@clinic.example";
-pub const INACTIVE: &str = "former@clinic.example";
-pub const STRANGER: &str = "visitor@clinic.example";
+pub(crate) const ADMIN: &str = "oncall@clinic.example";
+pub(crate) const VIEWER: &str = "auditor@clinic.example";
+pub(crate) const CLINICIAN: &str = "doctor@clinic.example";
+pub(crate) const FRONT_DESK: &str = "desk@clinic.example";
+pub(crate) const BILLING: &str = "billing@clinic.example";
+pub(crate) const INACTIVE: &str = "former@clinic.example";
+pub(crate) const STRANGER: &str = "visitor@clinic.example";
 
 /// The patient's name and birth date: what may appear in page bodies only.
-pub const PHI: [&str; 3] = ["Zebulon", "Quartzfield", "1970-01-02"];
+pub(crate) const PHI: [&str; 3] = ["Zebulon", "Quartzfield", "1970-01-02"];
 
 /// What [`seed`] made.
 #[derive(Debug, Clone, Copy)]
-pub struct World {
+pub(crate) struct World {
     pub patient: Uuid,
     pub appointment: Uuid,
     /// The clinical note of the appointment.
@@ -43,24 +43,24 @@ pub struct World {
 }
 
 /// The shipped plan (DrChrono and Coda are never called).
-pub fn plan() -> Plan {
+pub(crate) fn plan() -> Plan {
     common::plan("http://127.0.0.1:9")
 }
 
 /// The app state for `pool`, signed in as `email`.
-pub fn state_as(pool: &PgPool, plan: Plan, email: &str) -> AppState {
+pub(crate) fn state_as(pool: &PgPool, plan: Plan, email: &str) -> AppState {
     let mut s = AppState::new(pool.clone(), Arc::new(plan));
     s.admin = AdminAuth::dev_user(email);
     s
 }
 
 /// The router signed in as `email`.
-pub fn app_as(pool: &PgPool, email: &str) -> Router {
+pub(crate) fn app_as(pool: &PgPool, email: &str) -> Router {
     router(state_as(pool, plan(), email))
 }
 
 /// Runs `sql` (several statements allowed) under audit actor `actor`.
-pub async fn exec_as(pool: &PgPool, actor: &str, sql: &str) {
+pub(crate) async fn exec_as(pool: &PgPool, actor: &str, sql: &str) {
     let mut tx = pool.begin().await.unwrap();
     runner::store::set_actor(&mut tx, actor).await.unwrap();
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
@@ -72,7 +72,7 @@ pub async fn exec_as(pool: &PgPool, actor: &str, sql: &str) {
 
 /// Staff of every role, one inactive admin, a patient with an appointment and two clinical
 /// notes, a Deep Cura note the link rules send to review, a failed and a successful run.
-pub async fn seed(pool: &PgPool) -> World {
+pub(crate) async fn seed(pool: &PgPool) -> World {
     let id = |s: &str| Uuid::parse_str(s).unwrap();
     let w = World {
         patient: id("10000000-0000-4000-8000-000000000001"),
@@ -132,7 +132,7 @@ pub async fn seed(pool: &PgPool) -> World {
 /// An answer: status, headers and body text (HTML entities decoded, so assertions read as
 /// the page does; `raw` keeps the bytes as sent).
 #[derive(Debug)]
-pub struct Answer {
+pub(crate) struct Answer {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: String,
@@ -141,7 +141,7 @@ pub struct Answer {
 
 impl Answer {
     /// The page's form token.
-    pub fn csrf(&self) -> String {
+    pub(crate) fn csrf(&self) -> String {
         let at = self
             .body
             .find("name=\"csrf\" value=\"")
@@ -151,7 +151,7 @@ impl Answer {
     }
 
     /// The query string of the page's "older" link, if any.
-    pub fn next(&self) -> Option<String> {
+    pub(crate) fn next(&self) -> Option<String> {
         let before = self.body.split(" rel=\"next\"").next()?;
         if before.len() == self.body.len() {
             return None;
@@ -162,7 +162,7 @@ impl Answer {
     }
 
     /// Where a redirect goes.
-    pub fn location(&self) -> &str {
+    pub(crate) fn location(&self) -> &str {
         self.headers
             .get("location")
             .and_then(|v| v.to_str().ok())
@@ -187,7 +187,7 @@ async fn send(app: &Router, req: Request<Body>) -> Answer {
 }
 
 /// Decodes the entities minijinja's HTML escaping writes.
-pub fn unescape(s: &str) -> String {
+pub(crate) fn unescape(s: &str) -> String {
     s.replace("&#x2f;", "/")
         .replace("&quot;", "\"")
         .replace("&#x27;", "'")
@@ -197,7 +197,7 @@ pub fn unescape(s: &str) -> String {
 }
 
 /// `GET path` with extra headers.
-pub async fn get_with(app: &Router, path: &str, headers: &[(&str, &str)]) -> Answer {
+pub(crate) async fn get_with(app: &Router, path: &str, headers: &[(&str, &str)]) -> Answer {
     let mut req = Request::get(path);
     for (k, v) in headers {
         req = req.header(*k, *v);
@@ -206,12 +206,12 @@ pub async fn get_with(app: &Router, path: &str, headers: &[(&str, &str)]) -> Ans
 }
 
 /// `GET path`.
-pub async fn get(app: &Router, path: &str) -> Answer {
+pub(crate) async fn get(app: &Router, path: &str) -> Answer {
     get_with(app, path, &[]).await
 }
 
 /// `POST path` with a URL-encoded form.
-pub async fn post(app: &Router, path: &str, form: &[(&str, &str)]) -> Answer {
+pub(crate) async fn post(app: &Router, path: &str, form: &[(&str, &str)]) -> Answer {
     let body = serde_urlencoded::to_string(form).unwrap();
     let req = Request::post(path)
         .header("content-type", "application/x-www-form-urlencoded")
@@ -222,7 +222,7 @@ pub async fn post(app: &Router, path: &str, form: &[(&str, &str)]) -> Answer {
 
 /// A form token of the signed-in admin, from whichever page has a form (tokens are bound to
 /// the staff member, not to a page).
-pub async fn token(app: &Router) -> String {
+pub(crate) async fn token(app: &Router) -> String {
     for page in ["/admin/review", "/admin/failures"] {
         let a = get(app, page).await;
         if a.body.contains("name=\"csrf\"") {
@@ -233,7 +233,7 @@ pub async fn token(app: &Router) -> String {
 }
 
 /// Rows of `access_log` written by the dashboard: `(actor, method, page, path, record ids)`.
-pub async fn views(pool: &PgPool) -> Vec<(String, String, String, String, Vec<Uuid>)> {
+pub(crate) async fn views(pool: &PgPool) -> Vec<(String, String, String, String, Vec<Uuid>)> {
     sqlx::query_as(
         "select actor, method, page, path_template, record_ids from access_log \
          where system = 'dashboard' order by id",
@@ -245,7 +245,7 @@ pub async fn views(pool: &PgPool) -> Vec<(String, String, String, String, Vec<Uu
 
 /// A DrChrono webhook stored in the inbox whose processing failed (as after a mapping bug,
 /// since fixed): the shipped plan processes it when it is replayed. Returns its id.
-pub async fn failed_inbox_entry(pool: &PgPool) -> i64 {
+pub(crate) async fn failed_inbox_entry(pool: &PgPool) -> i64 {
     let clinic = sim::drchrono::DrChronoState::new(&sim::drchrono::DrChronoConfig {
         patients: 1,
         seed: 11,

@@ -31,14 +31,14 @@ async fn relay_all(pool: &PgPool) -> PubsubHandle {
 }
 
 /// A running push role: the server with that role's workers on an ephemeral port.
-pub struct PushRole {
+pub(super) struct PushRole {
     pub endpoint: String,
     stop: oneshot::Sender<()>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl PushRole {
-    pub async fn start(state: AppState) -> Self {
+    pub(super) async fn start(state: AppState) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let endpoint = format!("http://{}/pubsub/push", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -62,7 +62,7 @@ impl PushRole {
         }
     }
 
-    pub async fn stop(self) {
+    pub(super) async fn stop(self) {
         let _ = self.stop.send(());
         self.server.await.unwrap().unwrap();
     }
@@ -82,7 +82,7 @@ async fn deliver(sim: &PubsubHandle, endpoint: &str, concurrency: usize) -> Vec<
 }
 
 /// Waits until no event is pending or relayed (the worker settled them all).
-pub async fn settled(pool: &PgPool) {
+pub(super) async fn settled(pool: &PgPool) {
     for _ in 0..1200 {
         let waiting = common::count(
             pool,

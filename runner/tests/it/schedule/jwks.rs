@@ -13,14 +13,14 @@ use runner::server::oidc::OidcConfig;
 use serde_json::{Value, json};
 
 /// The audience the verifier expects.
-pub const AUDIENCE: &str = "https://runner.clinic.test";
+pub(crate) const AUDIENCE: &str = "https://runner.clinic.test";
 /// The one allowed service account.
-pub const EMAIL: &str = "scheduler@clinic-test.iam.gserviceaccount.com";
+pub(crate) const EMAIL: &str = "scheduler@clinic-test.iam.gserviceaccount.com";
 /// The key id of the JWKS's key.
-pub const KID: &str = "key-1";
+pub(crate) const KID: &str = "key-1";
 
 /// Two RSA keys, generated once per test binary: the JWKS's key and a stranger's.
-pub fn keys() -> &'static (EncodingKey, EncodingKey) {
+pub(crate) fn keys() -> &'static (EncodingKey, EncodingKey) {
     static KEYS: OnceLock<(EncodingKey, EncodingKey)> = OnceLock::new();
     KEYS.get_or_init(|| {
         let generate = || {
@@ -32,14 +32,14 @@ pub fn keys() -> &'static (EncodingKey, EncodingKey) {
 }
 
 /// The public JWK of `key`, with `kid`.
-pub fn jwk(kid: &str, key: &EncodingKey) -> Value {
+pub(crate) fn jwk(kid: &str, key: &EncodingKey) -> Value {
     let mut jwk = Jwk::from_encoding_key(key, Algorithm::RS256).expect("jwk");
     jwk.common.key_id = Some(kid.to_string());
     serde_json::to_value(jwk).expect("jwk json")
 }
 
 /// Claims as Cloud Scheduler sends them (apis.md §4.3, §4.8).
-pub fn claims() -> Value {
+pub(crate) fn claims() -> Value {
     let now = chrono::Utc::now().timestamp();
     json!({
         "iss": "https://accounts.google.com", "aud": AUDIENCE, "azp": "1100", "sub": "1100",
@@ -48,7 +48,7 @@ pub fn claims() -> Value {
 }
 
 /// An RS256 token with `kid` in its header.
-pub fn token(kid: &str, key: &EncodingKey, claims: &Value) -> String {
+pub(crate) fn token(kid: &str, key: &EncodingKey, claims: &Value) -> String {
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some(kid.to_string());
     jsonwebtoken::encode(&header, claims, key).expect("sign")
@@ -58,7 +58,7 @@ pub fn token(kid: &str, key: &EncodingKey, claims: &Value) -> String {
 type JwksState = (Arc<Mutex<Vec<Value>>>, Arc<AtomicUsize>);
 
 /// A JWKS on `127.0.0.1:0` whose keys can be replaced; it counts its fetches.
-pub struct Jwks {
+pub(crate) struct Jwks {
     /// Where the key set is served.
     pub url: String,
     /// The keys served; replace them to rotate.
@@ -68,7 +68,7 @@ pub struct Jwks {
 
 impl Jwks {
     /// Serves `keys`.
-    pub async fn start(keys: Vec<Value>) -> Jwks {
+    pub(crate) async fn start(keys: Vec<Value>) -> Jwks {
         let keys = Arc::new(Mutex::new(keys));
         let fetches = Arc::new(AtomicUsize::new(0));
         let app = Router::new()
@@ -94,7 +94,7 @@ impl Jwks {
     }
 
     /// A verifier config that trusts this key set, [`AUDIENCE`] and [`EMAIL`].
-    pub fn config(&self) -> OidcConfig {
+    pub(crate) fn config(&self) -> OidcConfig {
         OidcConfig {
             jwks_url: self.url.clone(),
             audience: AUDIENCE.into(),
@@ -104,7 +104,7 @@ impl Jwks {
     }
 
     /// How often the key set was fetched.
-    pub fn fetches(&self) -> usize {
+    pub(crate) fn fetches(&self) -> usize {
         self.fetches.load(Ordering::SeqCst)
     }
 }

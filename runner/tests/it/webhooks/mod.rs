@@ -3,7 +3,7 @@
 //! and logs free of patient data. [`support`] holds helpers the `deepcura` and `replay` tests
 //! share.
 
-pub mod support;
+pub(crate) mod support;
 
 use axum::http::StatusCode;
 use runner::config::systems::SignatureMode;

@@ -16,21 +16,21 @@ use sqlx::PgPool;
 use tower::ServiceExt;
 
 use crate::common;
-pub use crate::common::LogCapture;
+pub(crate) use crate::common::LogCapture;
 
-pub const SECRET: &str = "test-webhook-secret";
+pub(crate) const SECRET: &str = "test-webhook-secret";
 
 /// The shipped plan (DrChrono is never called by these tests).
-pub fn plan() -> Plan {
+pub(crate) fn plan() -> Plan {
     common::plan("http://127.0.0.1:9")
 }
 
-pub fn state(pool: &PgPool, plan: Plan) -> AppState {
+pub(crate) fn state(pool: &PgPool, plan: Plan) -> AppState {
     AppState::new(pool.clone(), Arc::new(plan))
 }
 
 /// A generated clinic, not served: its records are the webhook objects.
-pub fn clinic() -> DrChronoState {
+pub(crate) fn clinic() -> DrChronoState {
     DrChronoState::new(&DrChronoConfig {
         patients: 3,
         seed: 11,
@@ -38,7 +38,7 @@ pub fn clinic() -> DrChronoState {
     })
 }
 
-pub fn first_patient(clinic: &DrChronoState) -> Value {
+pub(crate) fn first_patient(clinic: &DrChronoState) -> Value {
     clinic
         .records(Resource::Patients)
         .into_iter()
@@ -47,7 +47,7 @@ pub fn first_patient(clinic: &DrChronoState) -> Value {
 }
 
 /// Sends `req` through the router in-process; returns the status and the JSON body.
-pub async fn call(app: &Router, req: &WebhookRequest) -> (StatusCode, Value) {
+pub(crate) async fn call(app: &Router, req: &WebhookRequest) -> (StatusCode, Value) {
     let res = app
         .clone()
         .oneshot(req.to_http())
@@ -63,21 +63,21 @@ pub async fn call(app: &Router, req: &WebhookRequest) -> (StatusCode, Value) {
     )
 }
 
-pub async fn inbox(pool: &PgPool) -> Vec<(String, String, Option<String>)> {
+pub(crate) async fn inbox(pool: &PgPool) -> Vec<(String, String, Option<String>)> {
     sqlx::query_as("select source, status, error from inbox order by id")
         .fetch_all(pool)
         .await
         .expect("inbox")
 }
 
-pub async fn drain(state: &AppState) -> runner::ingest::DrainReport {
+pub(crate) async fn drain(state: &AppState) -> runner::ingest::DrainReport {
     runner::ingest::process_pending(&state.pool, &state.plan, None)
         .await
         .expect("drain")
 }
 
 /// Name and birth date of a generated patient: what must never be logged.
-pub fn phi_of(patient: &Value) -> Vec<String> {
+pub(crate) fn phi_of(patient: &Value) -> Vec<String> {
     [
         "first_name",
         "last_name",

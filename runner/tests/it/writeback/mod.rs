@@ -17,11 +17,11 @@ use uuid::Uuid;
 
 use crate::common;
 
-pub const SECRET: &str = "test-writeback-secret";
-pub const FRONT_DESK: &str = "front@clinic.test";
+pub(crate) const SECRET: &str = "test-writeback-secret";
+pub(crate) const FRONT_DESK: &str = "front@clinic.test";
 
 /// State with the shipped plan (its write-back secret is the tests' one) and staff rows.
-pub async fn state(pool: &PgPool) -> AppState {
+pub(crate) async fn state(pool: &PgPool) -> AppState {
     let mut tx = pool.begin().await.unwrap();
     runner::store::set_actor(&mut tx, "admin:setup")
         .await
@@ -39,7 +39,7 @@ pub async fn state(pool: &PgPool) -> AppState {
 }
 
 /// An appointment row to hang intakes and tasks on; returns its id.
-pub async fn appointment(pool: &PgPool) -> Uuid {
+pub(crate) async fn appointment(pool: &PgPool) -> Uuid {
     let mut tx = pool.begin().await.unwrap();
     runner::store::set_actor(&mut tx, "drchrono_sync")
         .await
@@ -55,7 +55,7 @@ pub async fn appointment(pool: &PgPool) -> Uuid {
 }
 
 /// A PATCH as a Coda automation sends it.
-pub fn patch(path: &str, email: &str, body: &Value) -> Request<Body> {
+pub(crate) fn patch(path: &str, email: &str, body: &Value) -> Request<Body> {
     Request::patch(path)
         .header("content-type", "application/json")
         .header("x-coda-webhook-secret", SECRET)
@@ -64,7 +64,7 @@ pub fn patch(path: &str, email: &str, body: &Value) -> Request<Body> {
         .unwrap()
 }
 
-pub async fn send(st: &AppState, req: Request<Body>) -> (StatusCode, Value) {
+pub(crate) async fn send(st: &AppState, req: Request<Body>) -> (StatusCode, Value) {
     let res = router(st.clone()).oneshot(req).await.unwrap();
     let status = res.status();
     let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
