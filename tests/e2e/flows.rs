@@ -17,7 +17,7 @@ pub(crate) async fn deliver(url: &str, req: WebhookRequest) {
 }
 
 /// A synced world: every pipeline backfilled and pushed to Coda, the server running.
-async fn synced(patients: usize) -> (World, String) {
+pub(crate) async fn synced(patients: usize) -> (World, String) {
     let mut w = World::start(patients).await;
     let url = w.serve().await;
     w.ok(&["sync", "--all"]).await;

@@ -11,11 +11,9 @@ use crate::flows::deliver;
 
 const STAFF: &str = "front.desk@clinic.example";
 
+/// A synced world with one active front-desk staff member.
 async fn synced(patients: usize) -> (World, String) {
-    let mut w = World::start(patients).await;
-    let url = w.serve().await;
-    w.ok(&["sync", "--all"]).await;
-    w.ok(&["push", "--all"]).await;
+    let (w, url) = crate::flows::synced(patients).await;
     let mut tx = w.db.pool.begin().await.unwrap();
     sqlx::query("select set_config('app.actor', 'admin:e2e', true)")
         .execute(&mut *tx)
@@ -27,7 +25,6 @@ async fn synced(patients: usize) -> (World, String) {
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    w.settle().await;
     (w, url)
 }
 

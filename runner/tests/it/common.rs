@@ -277,3 +277,28 @@ pub(crate) async fn stored_refresh_token(pool: &sqlx::PgPool, system: &str) -> S
         .expect("opens with the test key")
         .0
 }
+
+/// A pool on the test's database that has been closed: every query fails as with a database
+/// that is down.
+pub(crate) async fn closed_pool(pool: &sqlx::PgPool) -> sqlx::PgPool {
+    let down = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&database_url(pool).await)
+        .await
+        .expect("connect");
+    down.close().await;
+    down
+}
+
+/// Runs `sql` (a statement returning one uuid) in a transaction as `actor`, as the audit
+/// trigger requires; returns the uuid.
+pub(crate) async fn insert_as(pool: &sqlx::PgPool, actor: &str, sql: &'static str) -> uuid::Uuid {
+    let mut tx = pool.begin().await.unwrap();
+    runner::store::set_actor(&mut tx, actor).await.unwrap();
+    let id = sqlx::query_scalar(sql)
+        .fetch_one(&mut *tx)
+        .await
+        .expect(sql);
+    tx.commit().await.unwrap();
+    id
+}

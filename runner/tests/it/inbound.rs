@@ -380,12 +380,7 @@ async fn without_a_secret_the_route_is_not_served(pool: PgPool) {
 
 #[sqlx::test(migrator = "runner::store::MIGRATOR")]
 async fn a_database_outage_answers_503_and_the_retry_is_stored(pool: PgPool) {
-    let down = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&common::database_url(&pool).await)
-        .await
-        .unwrap();
-    down.close().await;
+    let down = common::closed_pool(&pool).await;
     let clinic = clinic();
     let response = phq9_for_patient(&patients(&clinic)[0], Identity::DrChronoId, 14);
     let req = sender().send(&response);

@@ -281,12 +281,7 @@ async fn ready_reports_current_migrations_and_pipeline_ages_and_503_when_behind(
     assert!(body.contains("runner migrate"), "{body}");
 
     // A database that is down: 503, and /health (liveness of the process) says so too.
-    let down = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&common::database_url(&pool).await)
-        .await
-        .unwrap();
-    down.close().await;
+    let down = common::closed_pool(&pool).await;
     let (status, _, body) = get(router(AppState::new(down, plan)), "/ready").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(body.contains("database"), "{body}");

@@ -193,10 +193,7 @@ async fn a_delivery_while_the_database_is_down_is_a_503_and_coda_down_only_delay
     let t = token(KID, &keys().0, &claims());
     let body = push_body("m-9", &patient_event(&pool).await);
 
-    let down = PgPool::connect(&common::database_url(&pool).await)
-        .await
-        .expect("pool");
-    down.close().await;
+    let down = common::closed_pool(&pool).await;
     let (status, _) = post(&state(&down, &w, Some(&jwks)), &body, Some(&t)).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(

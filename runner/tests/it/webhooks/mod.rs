@@ -169,12 +169,7 @@ async fn a_stale_redelivery_does_not_overwrite_a_newer_row(pool: PgPool) {
 
 #[sqlx::test(migrator = "runner::store::MIGRATOR")]
 async fn a_database_outage_answers_503_and_a_later_redelivery_succeeds(pool: PgPool) {
-    let down = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&common::database_url(&pool).await)
-        .await
-        .unwrap();
-    down.close().await;
+    let down = common::closed_pool(&pool).await;
     let clinic = clinic();
     let mut hooks = DrChronoWebhooks::new(SECRET, 6);
     let req = hooks.deliver("PATIENT_MODIFY", first_patient(&clinic));

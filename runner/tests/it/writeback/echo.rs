@@ -21,16 +21,13 @@ use crate::push::{World, assert_equal_only, world};
 const INTAKE: &str = "intake_checklists";
 
 async fn staff(pool: &PgPool) {
-    let mut tx = pool.begin().await.unwrap();
-    runner::store::set_actor(&mut tx, "admin:setup")
-        .await
-        .unwrap();
-    sqlx::query("insert into staff_roles (email, role, active) values ($1, 'front_desk', true)")
-        .bind(FRONT_DESK)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    common::insert_as(
+        pool,
+        "admin:setup",
+        "insert into staff_roles (email, role, active) \
+         values ('front@clinic.test', 'front_desk', true) returning id",
+    )
+    .await;
 }
 
 /// Sends every due change event to Coda; returns the Coda write calls it made.

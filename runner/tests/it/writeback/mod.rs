@@ -40,18 +40,12 @@ pub(crate) async fn state(pool: &PgPool) -> AppState {
 
 /// An appointment row to hang intakes and tasks on; returns its id.
 pub(crate) async fn appointment(pool: &PgPool) -> Uuid {
-    let mut tx = pool.begin().await.unwrap();
-    runner::store::set_actor(&mut tx, "drchrono_sync")
-        .await
-        .unwrap();
-    let id: Uuid = sqlx::query_scalar(
+    common::insert_as(
+        pool,
+        "drchrono_sync",
         "insert into appointments (drchrono_id, drchrono_raw) values ('A1', '{}') returning id",
     )
-    .fetch_one(&mut *tx)
     .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    id
 }
 
 /// A PATCH as a Coda automation sends it.
@@ -173,17 +167,12 @@ async fn a_task_is_created_with_its_required_fields_and_a_prior_auth_by_billing(
     assert_eq!(body["row"]["id"], task.to_string());
     assert_eq!(body["row"]["status"], "open");
     assert_eq!(body["row"]["due_date"], "2026-12-01");
-    let mut tx = pool.begin().await.unwrap();
-    runner::store::set_actor(&mut tx, "drchrono_sync")
-        .await
-        .unwrap();
-    let patient: Uuid = sqlx::query_scalar(
+    let patient = common::insert_as(
+        &pool,
+        "drchrono_sync",
         "insert into patients (drchrono_id, drchrono_raw) values (1, '{}') returning id",
     )
-    .fetch_one(&mut *tx)
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    .await;
     let (status, body) = send(
         &st,
         patch(

@@ -192,12 +192,7 @@ async fn without_a_secret_write_back_is_not_served_and_a_dead_database_is_a_503(
     assert_eq!(status, StatusCode::NOT_FOUND, "disabled, not open");
 
     let st = state(&pool).await;
-    let down = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&common::database_url(&pool).await)
-        .await
-        .unwrap();
-    down.close().await;
+    let down = common::closed_pool(&pool).await;
     let dead = runner::server::AppState::new(down, st.plan.clone());
     let (status, _) = send(
         &dead,
