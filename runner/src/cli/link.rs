@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::Context;
 
 use crate::config::Needs;
-use crate::link::{CompiledLinks, LinkCounts};
+use crate::link::LinkCounts;
 use crate::store;
 
 /// The audit actor of `runner link`.
@@ -19,7 +19,7 @@ pub struct Args {}
 /// Runs the command.
 pub(super) async fn run(dir: &Path, _args: Args) -> anyhow::Result<i32> {
     let plan = super::context::plan(dir, Needs::NONE)?;
-    let links = CompiledLinks::compile(&plan.links).context("links.yaml cannot be compiled")?;
+    let links = &plan.link_rules;
     let pool = super::context::database().await?;
     let mut tx = pool.begin().await.context("cannot begin a transaction")?;
     store::set_actor(&mut tx, ACTOR).await?;

@@ -4,7 +4,6 @@
 use std::path::Path;
 
 use crate::config::Needs;
-use crate::link::CompiledLinks;
 
 /// Arguments of `runner review`.
 #[derive(Debug, clap::Args)]
@@ -13,7 +12,7 @@ pub struct Args {}
 /// Runs the command.
 pub(super) async fn run(dir: &Path, _args: Args) -> anyhow::Result<i32> {
     let plan = super::context::plan(dir, Needs::NONE)?;
-    let links = CompiledLinks::compile(&plan.links)?;
+    let links = &plan.link_rules;
     let pool = super::context::database().await?;
     let mut conn = pool.acquire().await?;
     let items = links.review_queue(&mut conn).await?;

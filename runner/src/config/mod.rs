@@ -30,4 +30,6 @@ pub use needs::{Needs, required_vars};
 pub use plan::{Plan, PlannedPipeline};
 
 #[cfg(test)]
+mod plan_tests;
+#[cfg(test)]
 mod tests;

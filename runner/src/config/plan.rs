@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use super::coda_mapping::CodaMappingFile;
 use super::diag::Diagnostics;
@@ -12,7 +13,9 @@ use super::load::{Config, EnvMode, load_dir};
 use super::pipeline::PipelineFile;
 use super::systems::SystemsFile;
 use super::writeback::WritebackFile;
+use crate::link::CompiledLinks;
 use crate::mapping::CompiledPipeline;
+use crate::push::{Mappings, PushError};
 use crate::store::{Lookup, PreparedUpsert, UpsertColumn, UpsertTarget};
 
 /// One runnable pipeline: its file, its compiled mapping and its prepared upsert.
@@ -63,12 +66,17 @@ pub struct Plan {
     pub systems: SystemsFile,
     /// Pipelines in dependency order (a pipeline comes after everything it depends on).
     pub pipelines: Vec<PlannedPipeline>,
-    /// Linking rules.
+    /// Linking rules, as written.
     pub links: LinksFile,
+    /// The linking rules compiled to SQL (once, at load).
+    pub link_rules: Arc<CompiledLinks>,
     /// Write-back endpoints.
     pub writeback: WritebackFile,
-    /// Coda mappings, by name.
+    /// Coda mappings as written, by name.
     pub mappings: BTreeMap<String, CodaMappingFile>,
+    /// The Coda mappings compiled (columns and templates, once, at load): what the push, the
+    /// reconciliation and the write-back echo use.
+    pub coda_mappings: Arc<Mappings>,
     /// References between synced tables (lookups with a sibling source-id column).
     pub relations: Vec<super::relations::Relation>,
 }
@@ -83,18 +91,20 @@ impl Plan {
         }
         let order = dependency_order(&config).unwrap_or_default();
         config.findings = diags.finish();
-        let (Some(systems), Some(links), Some(writeback)) =
-            (&config.systems, &config.links, &config.writeback)
-        else {
+        let (Some(systems), Some(links), Some(writeback), Some(link_rules), Some(coda_mappings)) = (
+            &config.systems,
+            &config.links,
+            &config.writeback,
+            compiled.links,
+            compiled.mappings,
+        ) else {
             return Err(config.findings);
         };
         let pipelines: Vec<PlannedPipeline> = order
             .iter()
             .filter_map(|name| {
                 let file = config.pipelines.get(name)?.value.clone();
-                let mapping = compiled.remove(name)?;
-                // Validation built the same statement: it cannot fail here.
-                let upsert = PreparedUpsert::new(&upsert_target(&mapping)).ok()?;
+                let (mapping, upsert) = compiled.pipelines.remove(name)?;
                 Some(PlannedPipeline {
                     file,
                     mapping,
@@ -108,14 +118,26 @@ impl Plan {
             relations,
             pipelines,
             links: links.value.clone(),
+            link_rules: Arc::new(link_rules),
             writeback: writeback.value.clone(),
             mappings: config
                 .mappings
                 .iter()
                 .map(|(k, d)| (k.clone(), d.value.clone()))
                 .collect(),
+            coda_mappings: Arc::new(coda_mappings),
         };
         Ok((plan, config))
+    }
+
+    /// Compiles [`Plan::mappings`] again after they were edited in place (tests change a
+    /// mapping of a loaded plan); any unusable mapping refuses the whole set.
+    pub fn recompile_mappings(&mut self) -> Result<(), PushError> {
+        self.coda_mappings = Arc::new(Mappings::compile_files(
+            &self.mappings,
+            &self.systems.coda.doc_id,
+        )?);
+        Ok(())
     }
 
     /// The pipeline named `name`.

@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 use super::schema::{DocKind, undocumented_properties};
 use super::{Env, EnvMode, Plan};
 
-fn repo() -> PathBuf {
+pub(super) fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// Copies the shipped config into a temporary dir, so a test can break it.
-fn copy_config() -> PathBuf {
+pub(super) fn copy_config() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("runner-config-{}", uuid::Uuid::new_v4()));
     for sub in ["pipelines", "pipelines/tests", "mappings"] {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
@@ -24,7 +24,7 @@ fn copy_config() -> PathBuf {
     dir
 }
 
-fn edit(path: &Path, from: &str, to: &str) {
+pub(super) fn edit(path: &Path, from: &str, to: &str) {
     let s = std::fs::read_to_string(path).unwrap();
     assert!(
         s.contains(from),

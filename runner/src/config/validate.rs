@@ -7,26 +7,55 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use super::diag::Diagnostics;
 use super::load::{Config, SourceFile};
 use super::locate::escape;
+use crate::link::CompiledLinks;
 use crate::mapping::CompiledPipeline;
-use crate::store::PreparedUpsert;
+use crate::push::{Mappings, PushError};
+use crate::store::{PreparedUpsert, StoreError};
 
 /// Columns every synced or Coda-owned table has, whatever its pipeline maps.
 pub const STANDARD_COLUMNS: [&str; 5] =
     ["id", "created_at", "updated_at", "deleted_at", "synced_at"];
 
-/// Runs every semantic check. Returns the pipelines that compiled, by name.
-pub fn check(config: &Config, diags: &mut Diagnostics) -> BTreeMap<String, CompiledPipeline> {
-    let compiled = check_pipelines(config, diags);
+/// What validation compiled, for the plan to keep: the runtime never compiles config again.
+#[derive(Debug, Default)]
+pub(crate) struct Compiled {
+    /// Each pipeline that compiled, with the upsert statement of its target, by name.
+    pub(crate) pipelines: BTreeMap<String, (CompiledPipeline, PreparedUpsert)>,
+    /// The link rules, when every rule compiled.
+    pub(crate) links: Option<CompiledLinks>,
+    /// The Coda mappings, when every mapping compiled.
+    pub(crate) mappings: Option<Mappings>,
+}
+
+/// Runs every semantic check and compiles what the runtime executes.
+pub(crate) fn check(config: &Config, diags: &mut Diagnostics) -> Compiled {
+    let pipelines = check_pipelines(config, diags);
     check_secrets(config, diags);
     check_retention(config, diags);
     super::reconcile::check(config, diags);
     let tables = Tables::of(config);
+    let before = diags.error_count();
     check_links(config, &tables, diags);
+    let links = if diags.error_count() == before {
+        compile_links(config, diags)
+    } else {
+        None
+    };
     check_writeback(config, &tables, diags);
+    let before = diags.error_count();
     check_mappings(config, &tables, diags);
+    let mappings = if diags.error_count() == before {
+        compile_mappings(config, diags)
+    } else {
+        None
+    };
     check_fixtures(config, diags);
     super::page_size::check(config, diags);
-    compiled
+    Compiled {
+        pipelines,
+        links,
+        mappings,
+    }
 }
 
 /// Which columns of which table are filled, and by which file.
@@ -80,7 +109,10 @@ impl<'a> Tables<'a> {
     }
 }
 
-fn check_pipelines(config: &Config, diags: &mut Diagnostics) -> BTreeMap<String, CompiledPipeline> {
+fn check_pipelines(
+    config: &Config,
+    diags: &mut Diagnostics,
+) -> BTreeMap<String, (CompiledPipeline, PreparedUpsert)> {
     let mut compiled = BTreeMap::new();
     let mut by_table: HashMap<&str, &str> = HashMap::new();
     let target_fields: HashMap<&str, BTreeSet<&str>> = config
@@ -100,10 +132,12 @@ fn check_pipelines(config: &Config, diags: &mut Diagnostics) -> BTreeMap<String,
             Ok(c) => {
                 // The statement the runtime will execute: identifiers are checked now, where
                 // the error can point at the file, not on the first page of a sync.
-                if let Err(e) = PreparedUpsert::new(&super::plan::upsert_target(&c)) {
-                    diags.push(src.error(&identifier_pointer(p, &e), e.to_string()));
+                match PreparedUpsert::new(&super::plan::upsert_target(&c)) {
+                    Ok(upsert) => {
+                        compiled.insert(name.clone(), (c, upsert));
+                    }
+                    Err(e) => diags.push(src.error(&identifier_pointer(p, &e), e.to_string())),
                 }
-                compiled.insert(name.clone(), c);
             }
             Err(errs) => {
                 for (at, msg) in errs {
@@ -693,6 +727,105 @@ fn check_fixtures(config: &Config, diags: &mut Diagnostics) {
                     "a case has exactly one of `expect` or `error`",
                 ));
             }
+        }
+    }
+}
+
+/// Compiles the link rules to the statements the runtime runs. An error points at the name
+/// that is not an identifier, else at the rule.
+fn compile_links(config: &Config, diags: &mut Diagnostics) -> Option<CompiledLinks> {
+    let doc = config.links.as_ref()?;
+    match CompiledLinks::compile_each(&doc.value) {
+        Ok(links) => Some(links),
+        Err(errors) => {
+            for (i, e) in errors {
+                let at = doc
+                    .value
+                    .links
+                    .get(i)
+                    .map_or_else(|| format!("/links/{i}"), |rule| link_pointer(rule, i, &e));
+                diags.push(doc.source.error(&at, e.to_string()));
+            }
+            None
+        }
+    }
+}
+
+/// Where in `links.yaml` rule `i`'s error comes from: the value that is not an identifier,
+/// else the rule.
+fn link_pointer(rule: &crate::config::links::LinkRule, i: usize, e: &StoreError) -> String {
+    let at = format!("/links/{i}");
+    let StoreError::InvalidIdentifier(bad) = e else {
+        return at;
+    };
+    let mut candidates: Vec<(String, &str)> = vec![
+        (format!("{at}/from"), &rule.from),
+        (format!("{at}/to"), &rule.to),
+    ];
+    if let Some(j) = &rule.join {
+        candidates.push((format!("{at}/join/table"), &j.table));
+        for (t, c) in &j.on {
+            candidates.push((format!("{at}/join/on/{}", escape(t)), c));
+            candidates.push((format!("{at}/join/on/{}", escape(t)), t));
+        }
+    }
+    for (k, strat) in rule.strategies.iter().enumerate() {
+        for (f, t) in &strat.matches {
+            let p = format!("{at}/strategies/{k}/match/{}", escape(f));
+            candidates.push((p.clone(), f));
+            candidates.push((p, t.rsplit('.').next().unwrap_or(t)));
+        }
+    }
+    for (f, t) in &rule.set {
+        let p = format!("{at}/set/{}", escape(f));
+        candidates.push((p.clone(), f));
+        candidates.push((p, t.rsplit('.').next().unwrap_or(t)));
+    }
+    let u = &rule.unmatched;
+    for (p, v) in [
+        ("method_column", rule.method_column.as_ref()),
+        ("linked_at_column", rule.linked_at_column.as_ref()),
+        ("unmatched/review_flag_column", Some(&u.review_flag_column)),
+        (
+            "unmatched/review_reason_column",
+            Some(&u.review_reason_column),
+        ),
+        (
+            "unmatched/dismissed_at_column",
+            u.dismissed_at_column.as_ref(),
+        ),
+    ] {
+        if let Some(v) = v {
+            candidates.push((format!("{at}/{p}"), v));
+        }
+    }
+    candidates
+        .into_iter()
+        .find(|(_, v)| *v == bad)
+        .map_or(at, |(p, _)| p)
+}
+
+/// Compiles the Coda mappings the push runs (columns and templates). An error points at the
+/// mapping file.
+fn compile_mappings(config: &Config, diags: &mut Diagnostics) -> Option<Mappings> {
+    let systems = config.systems.as_ref()?;
+    let files = config
+        .mappings
+        .iter()
+        .map(|(k, d)| (k.clone(), d.value.clone()))
+        .collect();
+    match Mappings::compile_files(&files, &systems.value.coda.doc_id) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            let at = match &e {
+                PushError::Mapping { mapping, .. } => config.mappings.get(mapping),
+                _ => None,
+            };
+            match at {
+                Some(doc) => diags.push(doc.source.error("", e.to_string())),
+                None => diags.push(systems.source.error("/coda", e.to_string())),
+            }
+            None
         }
     }
 }

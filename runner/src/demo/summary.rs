@@ -55,9 +55,10 @@ impl Summary {
         )
         .fetch_one(pool)
         .await?;
-        let review = crate::link::review_queue(&mut *pool.acquire().await?, &demo.state.plan.links)
-            .await?
-            .len() as i64;
+        let review =
+            crate::link::review_queue(&mut *pool.acquire().await?, &demo.state.plan.link_rules)
+                .await?
+                .len() as i64;
         let questionnaires = sqlx::query_as(
             "select count(*), count(patient_id) from questionnaire_responses where deleted_at is null",
         )

@@ -283,7 +283,7 @@ async fn write(
         }
     }
     for table in changed {
-        crate::link::after_upsert(conn, &plan.links, table).await?;
+        crate::link::after_upsert(conn, &plan.link_rules, table).await?;
     }
     Ok(total)
 }

@@ -27,8 +27,7 @@
 pub mod relink;
 mod sql;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 use sqlx::{AssertSqlSafe, PgConnection};
 use uuid::Uuid;
@@ -65,7 +64,8 @@ pub struct ReviewItem {
     pub reason: Option<String>,
 }
 
-/// Every rule of a links file, compiled once.
+/// Every rule of a links file, compiled once (by [`Plan::load`](crate::config::Plan::load),
+/// which keeps them in the plan).
 #[derive(Debug)]
 pub struct CompiledLinks {
     rules: Vec<CompiledRule>,
@@ -76,29 +76,25 @@ impl CompiledLinks {
     /// a table other than the rule's join, or a rule without strategies or `set` columns is an
     /// error.
     pub fn compile(links: &LinksFile) -> Result<Self, StoreError> {
-        let rules = links
-            .links
-            .iter()
-            .map(sql::compile)
-            .collect::<Result<_, _>>()?;
-        Ok(Self { rules })
+        Self::compile_each(links).map_err(|mut errors| errors.swap_remove(0).1)
     }
 
-    /// The compiled form of `links`, compiled on first use and kept for the process's life
-    /// (keyed by the file's content, so an edited file compiles afresh).
-    pub fn cached(links: &LinksFile) -> Result<Arc<Self>, StoreError> {
-        static CACHE: OnceLock<Mutex<HashMap<String, Arc<CompiledLinks>>>> = OnceLock::new();
-        let key = serde_json::to_string(links).unwrap_or_default();
-        let cache = CACHE.get_or_init(Mutex::default);
-        if let Some(hit) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
-            return Ok(Arc::clone(hit));
+    /// [`CompiledLinks::compile`], reporting every rule that does not compile (by its index
+    /// in the file), so that validation can point at each.
+    pub fn compile_each(links: &LinksFile) -> Result<Self, Vec<(usize, StoreError)>> {
+        let mut rules = Vec::with_capacity(links.links.len());
+        let mut errors = Vec::new();
+        for (i, rule) in links.links.iter().enumerate() {
+            match sql::compile(rule) {
+                Ok(r) => rules.push(r),
+                Err(e) => errors.push((i, e)),
+            }
         }
-        let compiled = Arc::new(Self::compile(links)?);
-        cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, Arc::clone(&compiled));
-        Ok(compiled)
+        if errors.is_empty() {
+            Ok(Self { rules })
+        } else {
+            Err(errors)
+        }
     }
 
     /// Runs the rules that involve `table` (every rule when `table` is `None`), in file order.
@@ -210,10 +206,10 @@ async fn run_rule(conn: &mut PgConnection, rule: &CompiledRule) -> Result<LinkCo
 /// lock and one `EXISTS` per rule.
 pub async fn after_upsert(
     conn: &mut PgConnection,
-    links: &LinksFile,
+    links: &CompiledLinks,
     table: &str,
 ) -> Result<LinkCounts, StoreError> {
-    CompiledLinks::cached(links)?.run(conn, Some(table)).await
+    links.run(conn, Some(table)).await
 }
 
 /// Takes the locks of the rules involving `tables`, or the tables whose foreign keys a new row
@@ -231,20 +227,21 @@ pub async fn lock_for(
             .filter(|r| tables.contains(&r.parent.as_str()))
             .map(|r| r.table.as_str()),
     );
-    CompiledLinks::cached(&plan.links)?
-        .lock_for(conn, &all)
-        .await
+    plan.link_rules.lock_for(conn, &all).await
 }
 
 /// Runs every rule (`runner link`), inside the caller's transaction (whose actor is set).
-pub async fn run_all(conn: &mut PgConnection, links: &LinksFile) -> Result<LinkCounts, StoreError> {
-    CompiledLinks::cached(links)?.run(conn, None).await
+pub async fn run_all(
+    conn: &mut PgConnection,
+    links: &CompiledLinks,
+) -> Result<LinkCounts, StoreError> {
+    links.run(conn, None).await
 }
 
 /// Every row waiting for manual review: `(id, rule, reason)`, ids and reasons only.
 pub async fn review_queue(
     conn: &mut PgConnection,
-    links: &LinksFile,
+    links: &CompiledLinks,
 ) -> Result<Vec<ReviewItem>, StoreError> {
-    CompiledLinks::cached(links)?.review_queue(conn).await
+    links.review_queue(conn).await
 }

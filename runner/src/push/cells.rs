@@ -1,6 +1,6 @@
-//! Rows to Coda cells: the mappings of `mappings/*.yaml` compiled once (`from` columns and
-//! minijinja templates), PostgreSQL values converted to what Coda accepts, and the content
-//! hash that decides whether a row must be sent again.
+//! Rows to Coda cells: the mappings of `mappings/*.yaml` compiled once, into the plan (`from`
+//! columns and minijinja templates), PostgreSQL values converted to what Coda accepts, and the
+//! content hash that decides whether a row must be sent again.
 //!
 //! Values arrive as `to_jsonb(row)` read with `timezone = UTC`, so dates are ISO 8601
 //! (`2024-05-01`), timestamps RFC 3339 (`2024-05-01T14:00:00+00:00`), integers and numerics
@@ -8,15 +8,11 @@
 //! `Value`: null becomes `""` (so a cleared field clears the cell), arrays keep at most one
 //! level of nesting, and objects (jsonb) become their JSON text.
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
-
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::error::PushError;
-use crate::config::Plan;
 
 /// Where a Coda column's value comes from.
 #[derive(Debug, Clone)]
@@ -44,8 +40,6 @@ pub struct CompiledMapping {
     pub key_ids: Vec<String>,
     /// Remove soft-deleted rows from Coda instead of writing them.
     pub skip_deleted: bool,
-    /// What reconcile does with Coda rows that match no PostgreSQL row.
-    pub extra_rows: crate::config::reconcile::ExtraRows,
     columns: Vec<(String, ColumnSource)>,
     /// The `label` of each column (its id when it has none), in mapping order.
     labels: Vec<String>,
@@ -75,22 +69,7 @@ pub struct Mappings {
     env: Environment<'static>,
 }
 
-/// A fingerprint of the plan's mappings (a changed plan recompiles).
-pub(super) fn fingerprint(plan: &Plan) -> u64 {
-    let mut h = DefaultHasher::new();
-    serde_json::to_string(&plan.mappings)
-        .unwrap_or_default()
-        .hash(&mut h);
-    plan.systems.coda.doc_id.hash(&mut h);
-    h.finish()
-}
-
 impl Mappings {
-    /// Compiles every mapping of `plan`; any unusable mapping refuses the whole set.
-    pub fn compile(plan: &Plan) -> Result<Self, PushError> {
-        Self::compile_files(&plan.mappings, &plan.systems.coda.doc_id)
-    }
-
     /// Compiles mapping files by name; `doc_id` is the doc of those that name none.
     pub fn compile_files(
         files: &std::collections::BTreeMap<String, crate::config::coda_mapping::CodaMappingFile>,
@@ -150,7 +129,6 @@ impl Mappings {
                 key: file.key.clone(),
                 key_ids,
                 skip_deleted: file.skip_deleted,
-                extra_rows: file.extra_rows,
                 labels: file
                     .columns
                     .iter()

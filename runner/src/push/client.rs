@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use sqlx::PgPool;
 
-use super::cells::Mappings;
 use super::error::{CodaError, PushError};
 use crate::config::secret::Secret;
 use crate::config::systems::{Coda, Retry};
@@ -48,7 +47,6 @@ struct Inner {
     max_bytes: usize,
     write_calls: AtomicU64,
     read_calls: AtomicU64,
-    pub(super) mappings: std::sync::Mutex<Option<(u64, Arc<Mappings>)>>,
 }
 
 #[derive(Clone, Copy)]
@@ -85,7 +83,6 @@ impl CodaClient {
                 max_bytes: coda.max_body_bytes.max(1) as usize,
                 write_calls: AtomicU64::new(0),
                 read_calls: AtomicU64::new(0),
-                mappings: std::sync::Mutex::new(None),
             }),
             confirm_timeout: DEFAULT_CONFIRM_TIMEOUT,
         }
@@ -120,10 +117,6 @@ impl CodaClient {
     /// Read calls sent so far (every attempt counts).
     pub fn read_calls(&self) -> u64 {
         self.inner.read_calls.load(Ordering::Relaxed)
-    }
-
-    pub(super) fn mappings_cache(&self) -> &std::sync::Mutex<Option<(u64, Arc<Mappings>)>> {
-        &self.inner.mappings
     }
 
     fn url(&self, segments: &[&str]) -> Result<reqwest::Url, CodaError> {

@@ -16,8 +16,8 @@ use super::cells::{CompiledMapping, Mappings};
 use super::client::CodaClient;
 use super::error::PushError;
 use super::locks::TableLock;
+use super::rows;
 use super::send::{Classified, Mode, TableReport, classify, execute};
-use super::{compiled, rows};
 use crate::config::Plan;
 
 /// Rows read per page.
@@ -135,7 +135,7 @@ pub async fn push_full_with(
     opts: FullOptions,
     progress: &dyn PushProgress,
 ) -> Result<Vec<MappingReport>, PushError> {
-    let maps = compiled(plan, coda)?;
+    let maps = &plan.coda_mappings;
     let mut out = Vec::new();
     for m in maps.list.iter().filter(|m| selected.contains(&m.name)) {
         let mut r = MappingReport::new(m);
@@ -158,7 +158,7 @@ pub async fn push_full_with(
             }
         };
         let started = chrono::Utc::now();
-        let pushed = push_one(pool, coda, &maps, m, opts.dry_run, progress, &mut r).await;
+        let pushed = push_one(pool, coda, maps, m, opts.dry_run, progress, &mut r).await;
         if let Some(lock) = lock {
             lock.release().await;
         }

@@ -26,7 +26,6 @@ pub(crate) mod rows;
 pub(crate) mod send;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -84,23 +83,6 @@ impl PushOutcome {
     }
 }
 
-/// The plan's mappings, compiled once per client (recompiled only when the plan differs).
-pub fn compiled(plan: &Plan, coda: &CodaClient) -> Result<Arc<Mappings>, PushError> {
-    let fp = cells::fingerprint(plan);
-    let mut cache = coda
-        .mappings_cache()
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some((f, m)) = cache.as_ref()
-        && *f == fp
-    {
-        return Ok(m.clone());
-    }
-    let m = Arc::new(Mappings::compile(plan)?);
-    *cache = Some((fp, m.clone()));
-    Ok(m)
-}
-
 /// Pushes the current content of rows `ids` of PostgreSQL table `table` to every Coda table
 /// mapped from it, confirms the writes through `mutationStatus` and records their hashes.
 /// Rows soft-deleted (with `skip_deleted`) or hard-deleted are removed from Coda. A table no
@@ -128,7 +110,7 @@ pub async fn push_ids(
     table: &str,
     ids: &[Uuid],
 ) -> Result<Vec<(String, TableReport)>, PushError> {
-    let maps = compiled(plan, coda)?;
+    let maps = &plan.coda_mappings;
     let mappings: Vec<&CompiledMapping> = maps.for_source(table).collect();
     if mappings.is_empty() || ids.is_empty() {
         return Ok(Vec::new());
@@ -147,7 +129,7 @@ pub async fn push_ids(
     for m in mappings {
         let pushed: HashMap<Uuid, rows::Pushed> = rows::hashes(pool, &m.table, Some(ids)).await?;
         let report =
-            send::push_mapping(pool, coda, &maps, m, found.clone(), &pushed, Mode::Events).await?;
+            send::push_mapping(pool, coda, maps, m, found.clone(), &pushed, Mode::Events).await?;
         out.push((m.name.clone(), report));
     }
     Ok(out)

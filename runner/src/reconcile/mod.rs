@@ -28,7 +28,7 @@ pub use schedule::spawn_daily;
 use crate::config::Plan;
 use crate::config::reconcile::ExtraRows;
 use crate::push::{
-    CodaClient, CodaError, CompiledMapping, IfLocked, Mappings, PushError, PushProgress, compiled,
+    CodaClient, CodaError, CompiledMapping, IfLocked, Mappings, PushError, PushProgress,
 };
 use crate::telemetry::events;
 use crate::telemetry::metrics::metrics;
@@ -93,12 +93,12 @@ pub struct TableOutcome {
 }
 
 impl TableOutcome {
-    fn new(m: &CompiledMapping, coda_owned: bool) -> Self {
+    fn new(m: &CompiledMapping, coda_owned: bool, extra_rows: ExtraRows) -> Self {
         TableOutcome {
             mapping: m.name.clone(),
             table: m.table.clone(),
             coda_owned,
-            extra_rows: m.extra_rows,
+            extra_rows,
             ..TableOutcome::default()
         }
     }
@@ -144,11 +144,17 @@ pub async fn reconcile(
     progress: &dyn PushProgress,
     done: &mut (dyn FnMut(&TableOutcome) + Send),
 ) -> Result<Vec<TableOutcome>, ReconcileError> {
-    let maps = compiled(plan, coda)?;
+    let maps = &plan.coda_mappings;
     let page_size = plan.systems.coda.reconcile.page_size;
     let mut out = Vec::new();
     for m in maps.list.iter().filter(|m| selected.contains(&m.name)) {
-        let mut t = TableOutcome::new(m, is_coda_owned(plan, &m.source));
+        // A policy of the mapping as written, not part of its compiled cells.
+        let extra_rows = plan.mappings.get(&m.name).map(|f| f.extra_rows);
+        let mut t = TableOutcome::new(
+            m,
+            is_coda_owned(plan, &m.source),
+            extra_rows.unwrap_or_default(),
+        );
         let lock = if opts.repair && !opts.dry_run {
             match crate::push::lock_table(pool, m, IfLocked::Wait, progress).await {
                 Ok(lock) => lock,
@@ -163,7 +169,7 @@ pub async fn reconcile(
             None
         };
         let started = chrono::Utc::now();
-        let result = one_table(pool, coda, &maps, m, page_size, opts, progress, &mut t).await;
+        let result = one_table(pool, coda, maps, m, page_size, opts, progress, &mut t).await;
         if let Some(lock) = lock {
             lock.release().await;
         }
@@ -242,7 +248,7 @@ async fn one_table(
     if !opts.repair {
         return Ok(());
     }
-    let writes = repair::plan(m, &t.drift, t.coda_owned);
+    let writes = repair::plan(&t.drift, t.coda_owned, t.extra_rows);
     progress.start(&m.name, writes.upsert.len() as u64);
     let name = m.name.clone();
     t.repaired = repair::apply(pool, coda, m, &expected, writes, opts.dry_run, &|n| {

@@ -45,8 +45,9 @@ pub(super) struct Writes {
     pub delete: Vec<String>,
 }
 
-/// Chooses the writes for `drift` of mapping `m`; `coda_owned` for a write-back table.
-pub(super) fn plan(m: &CompiledMapping, drift: &Drift, coda_owned: bool) -> Writes {
+/// Chooses the writes for `drift` of a mapping; `coda_owned` for a write-back table,
+/// `extra_rows` the mapping's policy for Coda rows without a PostgreSQL row.
+pub(super) fn plan(drift: &Drift, coda_owned: bool, extra_rows: ExtraRows) -> Writes {
     let mut w = Writes {
         upsert: drift.missing.clone(),
         delete: Vec::new(),
@@ -61,7 +62,7 @@ pub(super) fn plan(m: &CompiledMapping, drift: &Drift, coda_owned: bool) -> Writ
             .iter()
             .flat_map(|d| d.others.iter().cloned()),
     );
-    if m.extra_rows == ExtraRows::Delete {
+    if extra_rows == ExtraRows::Delete {
         w.delete.extend(drift.extra.iter().cloned());
     }
     w

@@ -154,7 +154,7 @@ pub async fn replay(
                     .await?;
                 }
                 if counts.inserted + counts.updated > 0 {
-                    crate::link::after_upsert(&mut tx, &plan.links, &p.mapping.table).await?;
+                    crate::link::after_upsert(&mut tx, &plan.link_rules, &p.mapping.table).await?;
                 }
                 sqlx::query("update quarantine set resolved_at = now(), last_attempt_at = now(), attempts = attempts + 1 where id = $1")
                     .bind(id)

@@ -226,7 +226,7 @@ async fn execute(
             crate::link::relink::resolve_children(&mut tx, &plan.relations, &m.table).await?;
         }
         if written.counts.inserted + written.counts.updated > 0 {
-            crate::link::after_upsert(&mut tx, &plan.links, &m.table).await?;
+            crate::link::after_upsert(&mut tx, &plan.link_rules, &m.table).await?;
         }
         if incremental.is_some() {
             if last {

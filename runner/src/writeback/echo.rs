@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::push::{CompiledMapping, Mappings, content_hash, row_json};
 use crate::store::StoreError;
 
-/// The Coda mappings of one write-back table.
+/// The Coda mappings of one write-back table (the plan's, compiled once at load).
 #[derive(Debug, Clone)]
 pub(super) struct Echo {
     maps: Arc<Mappings>,
@@ -26,7 +26,7 @@ pub(super) struct Echo {
 }
 
 impl Echo {
-    /// The mappings of `maps` fed by PostgreSQL table `table`.
+    /// The mappings of `maps` (the plan's) fed by PostgreSQL table `table`.
     pub(super) fn new(maps: Arc<Mappings>, table: &str) -> Self {
         let mappings = maps.for_source(table).cloned().collect();
         Echo { maps, mappings }

@@ -44,7 +44,7 @@ struct Compiled {
     secret: Vec<u8>,
     secret_header: String,
     user_header: String,
-    echo: Option<Echo>,
+    echo: Echo,
 }
 
 /// The routes of every endpoint of the plan's write-back file, or none when its secret is
@@ -57,9 +57,6 @@ pub fn routes(plan: &Plan) -> Router<AppState> {
     if file.secret.is_empty() {
         return router;
     }
-    // Mappings that do not compile are refused by `runner validate`; without them the push
-    // simply sends every changed row.
-    let maps = crate::push::Mappings::compile(plan).ok().map(Arc::new);
     for ep in &file.endpoints {
         let Ok(sql) = EndpointSql::new(ep) else {
             continue;
@@ -70,7 +67,7 @@ pub fn routes(plan: &Plan) -> Router<AppState> {
             secret: file.secret.expose().as_bytes().to_vec(),
             secret_header: file.secret_header.clone(),
             user_header: file.user_header.clone(),
-            echo: maps.clone().map(|m| Echo::new(m, &ep.table)),
+            echo: Echo::new(plan.coda_mappings.clone(), &ep.table),
         });
         router = router.route(
             &ep.path,
@@ -156,11 +153,10 @@ async fn apply(
                 .map_err(store)?
             {
                 Some(row) => {
-                    if let Some(echo) = &c.echo {
-                        echo.record_shown(&mut tx, &current.row, &change.sent)
-                            .await
-                            .map_err(store)?;
-                    }
+                    c.echo
+                        .record_shown(&mut tx, &current.row, &change.sent)
+                        .await
+                        .map_err(store)?;
                     (row, true, false)
                 }
                 None => (current, false, false),

@@ -5,7 +5,7 @@
 use std::process::Command;
 
 use runner::config::links::LinksFile;
-use runner::link::{LinkCounts, ReviewItem, after_upsert, review_queue, run_all};
+use runner::link::{CompiledLinks, LinkCounts, ReviewItem, after_upsert, review_queue, run_all};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
@@ -13,9 +13,10 @@ use crate::common;
 
 const RULE: &str = "deepcura_note_to_clinical_note";
 
-fn links() -> LinksFile {
+fn links() -> CompiledLinks {
     let text = std::fs::read_to_string(common::repo().join("pipelines/links.yaml")).unwrap();
-    serde_saphyr::from_str(&text).expect("links.yaml parses")
+    let file: LinksFile = serde_saphyr::from_str(&text).expect("links.yaml parses");
+    CompiledLinks::compile(&file).expect("links.yaml compiles")
 }
 
 /// A transaction with an audit actor, as sync and the webhooks open them.

@@ -31,7 +31,7 @@ use uuid::Uuid;
 use super::client::CodaClient;
 use super::error::PushError;
 use super::locks::WorkerLock;
-use super::{PushOutcome, compiled, push_ids};
+use super::{PushOutcome, push_ids};
 use crate::config::Plan;
 use crate::server::Shutdown;
 use claim::{Event, Failure, mark_done, mark_failed};
@@ -125,7 +125,7 @@ async fn push_claimed(
     opts: &OutboxOptions,
     events: Vec<Event>,
 ) -> Result<PushOutcome, PushError> {
-    let maps = compiled(plan, coda)?;
+    let maps = &plan.coda_mappings;
     let mut by_table: BTreeMap<String, Vec<Event>> = BTreeMap::new();
     for e in events {
         by_table.entry(e.table_name.clone()).or_default().push(e);

@@ -260,7 +260,7 @@ async fn a_dismissed_item_leaves_the_queue_and_the_rules_leave_it_alone(pool: Pg
     runner::store::set_actor(&mut tx, "link_rules")
         .await
         .unwrap();
-    let counts = runner::link::run_all(&mut tx, &super::plan().links)
+    let counts = runner::link::run_all(&mut tx, &super::plan().link_rules)
         .await
         .unwrap();
     tx.commit().await.unwrap();

@@ -113,7 +113,9 @@ pub(crate) async fn seed(pool: &PgPool) -> World {
     runner::store::set_actor(&mut tx, "link_rules")
         .await
         .unwrap();
-    runner::link::run_all(&mut tx, &plan().links).await.unwrap();
+    runner::link::run_all(&mut tx, &plan().link_rules)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     sqlx::raw_sql(
         "insert into sync_log (pipeline, trigger, started_at, finished_at, status, error)

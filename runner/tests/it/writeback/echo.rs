@@ -76,6 +76,7 @@ async fn world_without_server_columns(pool: &PgPool) -> (World, AppState) {
     let m = w.plan.mappings.get_mut(INTAKE).unwrap();
     m.columns
         .retain(|c| c.from.as_deref() != Some("updated_at"));
+    w.plan.recompile_mappings().unwrap();
     staff(pool).await;
     let st = AppState::new(pool.clone(), Arc::new(w.plan.clone()));
     (w, st)
