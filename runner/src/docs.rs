@@ -57,6 +57,7 @@ fn title(kind: DocKind) -> &'static str {
         DocKind::Writeback => "pipelines/writeback.yaml",
         DocKind::CodaMapping => "mappings/<coda-table>.yaml",
         DocKind::Fixture => "pipelines/tests/<pipeline>.yaml",
+        DocKind::CodaFixture => "mappings/tests/<mapping>.yaml",
     }
 }
 

@@ -1,4 +1,5 @@
-//! `runner test`: run the fixture tests of `pipelines/tests/` and print a diff per failure.
+//! `runner test`: run the fixture tests of `pipelines/tests/` and `mappings/tests/` and print a
+//! diff per failure.
 
 use std::path::Path;
 
@@ -8,7 +9,7 @@ use crate::fixtures;
 /// Arguments of `runner test`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Only these pipelines (default: all).
+    /// Only these pipelines and Coda mappings (default: all).
     pub pipelines: Vec<String>,
 }
 

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::coda_fixture::CodaFixtureFile;
 use super::coda_mapping::CodaMappingFile;
 use super::diag::{Diagnostic, Diagnostics};
 use super::env::{Env, InterpolationError, interpolate};
@@ -89,6 +90,8 @@ pub struct Config {
     pub mappings: BTreeMap<String, Doc<CodaMappingFile>>,
     /// `pipelines/tests/*.yaml`.
     pub fixtures: Vec<Doc<FixtureFile>>,
+    /// `mappings/tests/*.yaml`.
+    pub coda_fixtures: Vec<Doc<CodaFixtureFile>>,
     /// Warnings and notices of a config without errors (filled by [`Plan::load`]), for
     /// `runner validate` to show.
     ///
@@ -171,6 +174,11 @@ pub fn load_dir(dir: &Path, env: &Env, mode: EnvMode) -> (Config, Diagnostics) {
             .unwrap_or_default();
         if let Some(doc) = ctx.load(&path, DocKind::CodaMapping, 1, &mut diags) {
             config.mappings.insert(stem, doc);
+        }
+    }
+    for path in yaml_files(&dir.join("mappings/tests")) {
+        if let Some(doc) = ctx.load(&path, DocKind::CodaFixture, 2, &mut diags) {
+            config.coda_fixtures.push(doc);
         }
     }
     let missing = [
@@ -300,7 +308,7 @@ pub fn parse_source(
         return None;
     }
     let mut value = source.raw.clone();
-    if kind != DocKind::Fixture {
+    if !matches!(kind, DocKind::Fixture | DocKind::CodaFixture) {
         interpolate_tree(&mut value, "", &source, env, mode, diags);
     }
     if diags.error_count() > before {

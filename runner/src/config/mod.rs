@@ -1,6 +1,7 @@
 //! The config language: raw serde types (one file per document kind), loading with
 //! `file:line:col` errors, env interpolation, semantic validation and the resolved plan.
 
+pub mod coda_fixture;
 pub mod coda_mapping;
 pub mod diag;
 pub mod env;

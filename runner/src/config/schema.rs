@@ -7,6 +7,7 @@ use std::path::Path;
 use schemars::JsonSchema;
 use serde_json::Value;
 
+use super::coda_fixture::CodaFixtureFile;
 use super::coda_mapping::CodaMappingFile;
 use super::fixture::FixtureFile;
 use super::links::LinksFile;
@@ -29,17 +30,20 @@ pub enum DocKind {
     CodaMapping,
     /// `pipelines/tests/*.yaml`.
     Fixture,
+    /// `mappings/tests/*.yaml`.
+    CodaFixture,
 }
 
 impl DocKind {
     /// Every kind, in a stable order.
-    pub const ALL: [DocKind; 6] = [
+    pub const ALL: [DocKind; 7] = [
         DocKind::Systems,
         DocKind::Pipeline,
         DocKind::Links,
         DocKind::Writeback,
         DocKind::CodaMapping,
         DocKind::Fixture,
+        DocKind::CodaFixture,
     ];
 
     /// File name of the kind's schema under `schema/`.
@@ -51,6 +55,7 @@ impl DocKind {
             DocKind::Writeback => "writeback.schema.json",
             DocKind::CodaMapping => "coda-mapping.schema.json",
             DocKind::Fixture => "fixture.schema.json",
+            DocKind::CodaFixture => "coda-fixture.schema.json",
         }
     }
 
@@ -63,6 +68,7 @@ impl DocKind {
             DocKind::Writeback => generate::<WritebackFile>(),
             DocKind::CodaMapping => generate::<CodaMappingFile>(),
             DocKind::Fixture => generate::<FixtureFile>(),
+            DocKind::CodaFixture => generate::<CodaFixtureFile>(),
         }
     }
 

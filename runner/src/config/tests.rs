@@ -13,7 +13,7 @@ pub(super) fn repo() -> PathBuf {
 /// Copies the shipped config into a temporary dir, so a test can break it.
 pub(super) fn copy_config() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("runner-config-{}", uuid::Uuid::new_v4()));
-    for sub in ["pipelines", "pipelines/tests", "mappings"] {
+    for sub in ["pipelines", "pipelines/tests", "mappings", "mappings/tests"] {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
         for e in std::fs::read_dir(repo().join(sub)).unwrap().flatten() {
             if e.path().is_file() {
@@ -85,7 +85,7 @@ fn the_shipped_config_is_valid() {
 
 #[test]
 fn every_shipped_yaml_file_starts_with_its_schema_modeline() {
-    for sub in ["pipelines", "pipelines/tests", "mappings"] {
+    for sub in ["pipelines", "pipelines/tests", "mappings", "mappings/tests"] {
         for e in std::fs::read_dir(repo().join(sub)).unwrap().flatten() {
             if e.path().extension().is_some_and(|x| x == "yaml") {
                 let first = std::fs::read_to_string(e.path())

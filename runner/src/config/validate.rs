@@ -50,6 +50,7 @@ pub(crate) fn check(config: &Config, diags: &mut Diagnostics) -> Compiled {
         None
     };
     check_fixtures(config, diags);
+    check_coda_fixtures(config, diags);
     super::page_size::check(config, diags);
     Compiled {
         pipelines,
@@ -826,6 +827,33 @@ fn compile_mappings(config: &Config, diags: &mut Diagnostics) -> Option<Mappings
                 None => diags.push(systems.source.error("/coda", e.to_string())),
             }
             None
+        }
+    }
+}
+
+/// A Coda mapping fixture names a mapping, and only column ids of that mapping.
+fn check_coda_fixtures(config: &Config, diags: &mut Diagnostics) {
+    for doc in &config.coda_fixtures {
+        let src = &doc.source;
+        let Some(m) = config.mappings.get(&doc.value.mapping) else {
+            diags.push(src.error(
+                "/mapping",
+                format!("unknown Coda mapping `{}`", doc.value.mapping),
+            ));
+            continue;
+        };
+        for (i, case) in doc.value.cases.iter().enumerate() {
+            for id in case.cells.keys() {
+                if !m.value.columns.iter().any(|c| &c.id == id) {
+                    diags.push(src.key_error(
+                        &format!("/cases/{i}/cells/{}", escape(id)),
+                        format!(
+                            "`{id}` is not a column of mappings/{}.yaml",
+                            doc.value.mapping
+                        ),
+                    ));
+                }
+            }
         }
     }
 }

@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 
 use crate::common;
 
-fn runner(dir: &Path) -> Command {
+pub(crate) fn runner(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_runner"));
     cmd.arg("--config-dir").arg(dir).env_remove("DATABASE_URL");
     for var in [
@@ -25,7 +25,7 @@ fn runner(dir: &Path) -> Command {
     cmd
 }
 
-fn out(o: &Output) -> (String, String) {
+pub(crate) fn out(o: &Output) -> (String, String) {
     (
         String::from_utf8_lossy(&o.stdout).into_owned(),
         String::from_utf8_lossy(&o.stderr).into_owned(),
@@ -33,9 +33,15 @@ fn out(o: &Output) -> (String, String) {
 }
 
 /// A copy of the shipped config (and schemas) that a test may break.
-fn copy() -> PathBuf {
+pub(crate) fn copy() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("runner-cli-{}", uuid::Uuid::new_v4()));
-    for sub in ["pipelines", "pipelines/tests", "mappings", "schema"] {
+    for sub in [
+        "pipelines",
+        "pipelines/tests",
+        "mappings",
+        "mappings/tests",
+        "schema",
+    ] {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
         for e in std::fs::read_dir(common::repo().join(sub))
             .unwrap()

@@ -5,6 +5,7 @@
 mod admin;
 mod cli;
 mod coda_check;
+mod coda_fixtures;
 mod common;
 mod deepcura;
 mod hardening;
