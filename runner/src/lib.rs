@@ -3,6 +3,7 @@
 //! PostgreSQL flows into Coda.
 
 pub mod admin;
+pub mod app;
 pub mod cli;
 pub mod coda_check;
 pub mod config;

@@ -12,7 +12,8 @@ use uuid::Uuid;
 
 use super::view::{self, Chrome, HtmlError};
 use super::{Page, Staff, trail};
-use crate::server::{ApiError, AppState};
+use crate::app::AppState;
+use crate::server::ApiError;
 use crate::store::StoreError;
 
 /// Rows per page.

@@ -14,7 +14,8 @@ use axum::http::request::Parts;
 
 use super::iap::{IAP_ISSUER, IAP_JWKS_URL, IapConfig, IapError, IapVerifier};
 use super::view::HtmlError;
-use crate::server::{ApiError, AppState};
+use crate::app::AppState;
+use crate::server::ApiError;
 use crate::store::StoreError;
 
 /// How the dashboard learns who is asking. The default admits nobody.

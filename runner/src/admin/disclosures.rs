@@ -21,7 +21,8 @@ use uuid::Uuid;
 
 use super::view::{self, HtmlError};
 use super::{Page, Staff, trail};
-use crate::server::{ApiError, AppState};
+use crate::app::AppState;
+use crate::server::ApiError;
 use crate::store::{Ident, StoreError};
 
 /// The ids of every record of `patient` (the patient's own id first).

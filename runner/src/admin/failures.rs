@@ -19,7 +19,8 @@ use uuid::Uuid;
 
 use super::view::{self, Chrome, HtmlError};
 use super::{Page, Staff, csrf, requests, trail};
-use crate::server::{ApiError, AppState};
+use crate::app::AppState;
+use crate::server::ApiError;
 use crate::store::StoreError;
 
 /// Rows shown per list.

@@ -18,8 +18,8 @@ use sqlx::PgPool;
 use super::chart::{self, Hour};
 use super::view::{self, Chrome, HtmlError};
 use super::{Page, Staff};
+use crate::app::AppState;
 use crate::config::Plan;
-use crate::server::AppState;
 use crate::store::StoreError;
 
 /// A pipeline's state at a glance (the row's colour and label).

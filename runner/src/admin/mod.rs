@@ -35,7 +35,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
-use crate::server::AppState;
+use crate::app::AppState;
 
 pub use audit::{
     Filter as AuditFilter, ListPage as AuditPage, load as load_audit, page_data as audit_page_data,

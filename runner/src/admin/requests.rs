@@ -9,8 +9,8 @@ use std::time::Duration;
 use sqlx::PgPool;
 use tokio::task::JoinHandle;
 
+use crate::app::{AppState, Shutdown};
 use crate::schedule::{Outcome, run_locked};
-use crate::server::{AppState, Shutdown};
 use crate::store::StoreError;
 
 /// How often the worker looks for requests.

@@ -20,7 +20,8 @@ use super::failures::Done;
 use super::review_sql::{ReviewSql, compile};
 use super::view::{self, Chrome, HtmlError};
 use super::{Page, Staff, csrf, trail};
-use crate::server::{ApiError, AppState};
+use crate::app::AppState;
+use crate::server::ApiError;
 use crate::store::{StoreError, set_actor};
 
 /// Items shown per rule.

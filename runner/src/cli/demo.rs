@@ -189,7 +189,7 @@ async fn run_demo(dir: &Path, args: Args) -> anyhow::Result<i32> {
         demo.drchrono.url()
     );
     println!("  Coda sim state    {}/_sim/stats", demo.coda.url());
-    crate::server::shutdown_signal().await;
+    crate::app::shutdown_signal().await;
     let _ = stop_tx.send(());
     server.await.context("server task")?.context("server")?;
     Ok(0)

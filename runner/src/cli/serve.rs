@@ -10,8 +10,9 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::app::{AppState, shutdown_signal};
 use crate::config::Needs;
-use crate::server::{AppState, serve_with, shutdown_signal};
+use crate::server::serve_with;
 
 /// Arguments of `runner serve`.
 #[derive(Debug, clap::Args)]
@@ -220,7 +221,7 @@ impl Workers {
     /// relayed events to Coda, woken by each Pub/Sub delivery; `api` no worker. Every role
     /// runs the daily retention (what its database role may do of it). `--no-scheduler` leaves
     /// the scheduler out (Cloud Scheduler calls `/sync/*` instead).
-    pub fn spawn(self, state: &AppState, stop: crate::server::Shutdown) -> Vec<JoinHandle<()>> {
+    pub fn spawn(self, state: &AppState, stop: crate::app::Shutdown) -> Vec<JoinHandle<()>> {
         let retention = &state.plan.systems.retention;
         let storage = (!retention.archive_bucket.trim().is_empty())
             .then(|| Arc::new(crate::gcp::Storage::from_env(Some(state.pool.clone()))));

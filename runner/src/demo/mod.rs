@@ -24,8 +24,8 @@ use sim::coda::{CodaConfig, CodaHandle, CodaSim};
 use sim::drchrono::{DrChronoConfig, DrChronoHandle, DrChronoSim};
 use sqlx::PgPool;
 
+use crate::app::AppState;
 use crate::config::{Env, EnvMode, Plan};
-use crate::server::AppState;
 use crate::sync::{Progress, SyncOptions, run_pipeline};
 
 /// Secrets the demo's simulators and server share (demo values, not real ones).

@@ -11,7 +11,8 @@ use sqlx::types::Json as SqlJson;
 
 use super::inbox::{self, Entry, NewEntry, Status};
 use super::process::{Outcome, settle};
-use crate::server::{ApiError, AppState};
+use crate::app::AppState;
+use crate::server::ApiError;
 use crate::store::StoreError;
 
 /// A delivery that passed every check before storage.

@@ -14,7 +14,8 @@ use subtle::ConstantTimeEq;
 use super::inbox::SOURCE_DEEPCURA;
 use super::process::prepare;
 use super::{accept, envelope};
-use crate::server::{ApiError, AppState};
+use crate::app::AppState;
+use crate::server::ApiError;
 
 /// The `event` recorded for gridhooks (Deep Cura sends no event name).
 pub const GRIDHOOK_EVENT: &str = "gridhook";

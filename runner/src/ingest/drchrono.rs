@@ -13,8 +13,9 @@ use sha2::{Digest, Sha256};
 use super::inbox::{self, NewEntry, SOURCE_DRCHRONO, Status};
 use super::process::{check_shape, needs_refetch, targets};
 use super::signature::{handshake_token, verify_signature};
+use crate::app::AppState;
 use crate::mapping::strip_nul;
-use crate::server::{ApiError, AppState};
+use crate::server::ApiError;
 
 /// Longest accepted event name or delivery id.
 const MAX_HEADER_LEN: usize = 200;

@@ -22,9 +22,10 @@ use sha2::Sha256;
 use super::accept;
 use super::inbox::SOURCE_INBOUND;
 use super::process::prepare;
+use crate::app::AppState;
 use crate::config::Plan;
 use crate::config::systems::Inbound;
-use crate::server::{ApiError, AppState};
+use crate::server::ApiError;
 
 /// The `source.system` of inbound pipelines.
 pub const SYSTEM: &str = "inbound";

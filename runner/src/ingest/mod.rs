@@ -24,8 +24,8 @@ mod worker;
 use axum::Router;
 use axum::routing::{get, post};
 
+use crate::app::AppState;
 use crate::config::Plan;
-use crate::server::AppState;
 
 pub use deepcura::GRIDHOOK_EVENT;
 pub use envelope::{EnvelopeError, derive_key};

@@ -13,8 +13,8 @@ use tokio::task::JoinHandle;
 
 use super::inbox;
 use super::process::{Outcome, retryable, settle};
+use crate::app::{AppState, Shutdown};
 use crate::config::Plan;
-use crate::server::{AppState, Shutdown};
 use crate::store::StoreError;
 
 /// Most entries processed in one transaction.

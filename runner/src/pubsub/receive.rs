@@ -23,8 +23,9 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use super::ChangeEvent;
+use crate::app::AppState;
+use crate::server::ApiError;
 use crate::server::oidc::OidcCaller;
-use crate::server::{ApiError, AppState};
 
 /// The route path.
 pub const PUSH_PATH: &str = "/pubsub/push";

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::ChangeEvent;
 use super::publish::{OutMessage, PublishError, Publisher};
-use crate::server::Shutdown;
+use crate::app::Shutdown;
 use crate::store::StoreError;
 
 /// Events published in one request (Pub/Sub allows 1000).

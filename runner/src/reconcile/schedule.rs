@@ -12,10 +12,10 @@ use sqlx::PgPool;
 use tokio::task::JoinHandle;
 
 use super::{Options, reconcile};
+use crate::app::Shutdown;
 use crate::config::Plan;
 use crate::push::{CodaClient, NoPushProgress};
 use crate::schedule::PipelineLock;
-use crate::server::Shutdown;
 
 /// The lock name of the scheduled run (in the namespace of the sync locks).
 pub(super) const LOCK: &str = "coda:reconcile";

@@ -18,9 +18,9 @@ use chrono::{DateTime, Datelike as _, Months, NaiveDate, Utc};
 use sqlx::PgPool;
 use tokio::task::JoinHandle;
 
+use crate::app::Shutdown;
 use crate::config::retention::Retention;
 use crate::gcp::{Storage, StorageError};
-use crate::server::Shutdown;
 use crate::store::StoreError;
 use crate::telemetry::events;
 

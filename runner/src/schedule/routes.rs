@@ -25,8 +25,9 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use super::run::{Outcome, run_locked, runnable};
+use crate::app::AppState;
 use crate::server::oidc::OidcCaller;
-use crate::server::{ApiError, AppState, REQUEST_TIMEOUT};
+use crate::server::{ApiError, REQUEST_TIMEOUT};
 use crate::store::StoreError;
 
 /// How long a `/sync/*` request waits for its run before answering 202: five seconds inside

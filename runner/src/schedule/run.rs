@@ -1,8 +1,8 @@
 //! One locked run, shared by the `/sync/*` routes and the embedded scheduler: take the
 //! pipeline's advisory lock or report it busy (nothing is queued), run the sync, release.
 
+use crate::app::AppState;
 use crate::config::{Plan, PlannedPipeline};
-use crate::server::AppState;
 use crate::store::StoreError;
 use crate::sync::{NoProgress, SyncOptions, SyncReport, run_pipeline};
 

@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::run::{Outcome, run_locked, runnable};
-use crate::server::AppState;
+use crate::app::AppState;
 
 /// The time the scheduler reads. Injectable so that tests can drive it with tokio's paused
 /// clock.

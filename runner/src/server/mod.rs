@@ -1,6 +1,7 @@
 //! The HTTP server of `runner serve`: the router (built by [`router`], so tests call it without
-//! a socket), shared state, health, the one HTTP error type, and [`serve`], which runs the
-//! router on a listener with graceful shutdown and the background inbox worker.
+//! a socket), health, the one HTTP error type, and [`serve`], which runs the router on a
+//! listener with graceful shutdown and the background inbox worker. The state it shares with
+//! the workers, and their shutdown signal, are in [`crate::app`] (re-exported here).
 
 mod error;
 mod health;
@@ -10,71 +11,25 @@ mod ready;
 mod serve;
 mod trace;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use sqlx::PgPool;
-use tokio::sync::Notify;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::config::Plan;
-use crate::source::RestClient;
-
+pub use crate::app::{AppState, Shutdown, ShutdownSignal, shutdown_signal};
 pub use error::ApiError;
-pub use serve::{Shutdown, ShutdownSignal, serve, serve_with, shutdown_signal};
+pub use serve::{serve, serve_with};
 
 /// Largest request body accepted, in bytes (webhooks are a few kilobytes).
 pub const BODY_LIMIT_BYTES: usize = 2 * 1024 * 1024;
 
 /// Longest a request may take before it is answered 503 (the sender retries).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// What every handler shares.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    /// The database.
-    pub pool: PgPool,
-    /// The validated config.
-    pub plan: Arc<Plan>,
-    /// The DrChrono client (shared rate budget).
-    pub drchrono: RestClient,
-    /// Wakes the inbox worker when a webhook was stored (it also polls, so a lost wake-up
-    /// only delays processing).
-    pub inbox_notify: Arc<Notify>,
-    /// Wakes the outbox worker when a Pub/Sub delivery announced an event (it also polls).
-    pub outbox_notify: Arc<Notify>,
-    /// The Coda client: one write and one read budget for every task of this process (the
-    /// outbox worker and the Pub/Sub receiver).
-    pub coda: crate::push::CodaClient,
-    /// Verifies the OIDC tokens of `/sync/*` callers; `None` refuses them all (401).
-    pub oidc: Option<Arc<oidc::OidcVerifier>>,
-    /// Who may use `/admin` (IAP, or a loopback dev user); the default admits nobody.
-    pub admin: crate::admin::AdminAuth,
-}
-
-impl AppState {
-    /// State for `plan` on `pool`, with a DrChrono client built from `systems.yaml`.
-    pub fn new(pool: PgPool, plan: Arc<Plan>) -> Self {
-        let drchrono = RestClient::drchrono(&plan.systems.drchrono, pool.clone());
-        let coda = crate::push::CodaClient::new(&plan.systems.coda, pool.clone());
-        AppState {
-            pool,
-            plan,
-            drchrono,
-            coda,
-            inbox_notify: Arc::new(Notify::new()),
-            outbox_notify: Arc::new(Notify::new()),
-            oidc: None,
-            admin: crate::admin::AdminAuth::default(),
-        }
-    }
-}
 
 /// Whether the request says its body is JSON (`Content-Type: application/json`, any
 /// parameters). Routes that take JSON answer 415 otherwise.

@@ -25,9 +25,9 @@ use axum::routing::patch;
 use serde_json::json;
 use subtle::ConstantTimeEq as _;
 
+use crate::app::AppState;
 use crate::config::Plan;
 use crate::config::writeback::Endpoint;
-use crate::server::AppState;
 use crate::store::{StoreError, set_actor};
 use echo::Echo;
 pub use error::{FieldError, WritebackError};

@@ -32,8 +32,8 @@ use super::client::CodaClient;
 use super::error::PushError;
 use super::locks::WorkerLock;
 use super::{PushOutcome, push_ids};
+use crate::app::Shutdown;
 use crate::config::Plan;
-use crate::server::Shutdown;
 use claim::{Event, Failure, mark_done, mark_failed};
 
 pub use claim::Claim;
