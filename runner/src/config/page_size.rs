@@ -8,6 +8,7 @@
 
 use super::diag::Diagnostics;
 use super::load::Config;
+use super::pipeline::System;
 
 /// The largest page a plain DrChrono listing returns.
 pub const DRCHRONO_MAX_PAGE: u32 = 250;
@@ -40,7 +41,7 @@ pub fn check(config: &Config, diags: &mut Diagnostics) {
         let Some(endpoint) = src.endpoint.as_deref() else {
             continue;
         };
-        if src.system != "drchrono" {
+        if src.system != System::Drchrono {
             continue;
         }
         let max = drchrono_max_page(&src.params);

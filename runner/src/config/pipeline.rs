@@ -41,13 +41,36 @@ fn default_schedule() -> String {
     "*/15 * * * *".to_string()
 }
 
+/// The system a pipeline's records come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum System {
+    /// DrChrono: listed through its API (`endpoint`) and fed by its webhooks.
+    Drchrono,
+    /// Deep Cura: pushes its notes as gridhooks; it has no list endpoint.
+    Deepcura,
+    /// Our own signed route under `/inbound/` (see `route`): each post is one record.
+    Inbound,
+}
+
+impl System {
+    /// The name as written in the config (and as the inbox's `source`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            System::Drchrono => "drchrono",
+            System::Deepcura => "deepcura",
+            System::Inbound => "inbound",
+        }
+    }
+}
+
 /// Where a pipeline's records come from.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Source {
     /// The system, as named in `systems.yaml`: `drchrono` (listed and webhooks), `deepcura`
     /// (gridhooks) or `inbound` (our own signed route, see `route`).
-    pub system: String,
+    pub system: System,
     /// Path of the list endpoint, relative to the system's base URL (for example
     /// `/api/patients`). Absent for push-only sources such as Deep Cura.
     #[serde(default)]

@@ -38,3 +38,26 @@ fn a_link_rule_column_that_is_not_an_identifier_is_located_at_load() {
     assert!(line.contains("method_column: link method"), "{d}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn an_unknown_source_system_is_refused_at_its_line_with_the_known_ones() {
+    let dir = copy_config();
+    let file = dir.join("pipelines/patients.yaml");
+    edit(&file, "system: drchrono", "system: drchronoo");
+    let err = Plan::load(&dir, &Env::Map(BTreeMap::new()), EnvMode::Lenient).unwrap_err();
+    let d = err
+        .0
+        .iter()
+        .find(|d| d.file.ends_with("patients.yaml") && d.message.contains("drchronoo"))
+        .unwrap_or_else(|| panic!("not reported:\n{err}"));
+    assert!(
+        ["drchrono", "deepcura", "inbound"]
+            .iter()
+            .all(|s| d.message.contains(s)),
+        "{d}"
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    let line = text.lines().nth(d.pos.line - 1).unwrap_or_default();
+    assert!(line.contains("system: drchronoo"), "{d}");
+    std::fs::remove_dir_all(dir).ok();
+}

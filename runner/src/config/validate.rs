@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use super::diag::Diagnostics;
 use super::load::{Config, SourceFile};
 use super::locate::escape;
+use super::pipeline::System;
 use crate::link::CompiledLinks;
 use crate::mapping::CompiledPipeline;
 use crate::push::{Mappings, PushError};
@@ -155,25 +156,19 @@ fn check_pipelines(
                 format!("pipeline file name `{name}` must be lower_snake_case"),
             ));
         }
-        match p.source.system.as_str() {
-            "drchrono" if p.source.endpoint.is_none() => {
+        match p.source.system {
+            System::Drchrono if p.source.endpoint.is_none() => {
                 diags.push(src.error("/source", "a drchrono source needs an `endpoint`"));
             }
-            "drchrono" => {}
-            "deepcura" if p.source.endpoint.is_some() => {
+            System::Drchrono => {}
+            System::Deepcura if p.source.endpoint.is_some() => {
                 diags.push(src.error(
                     "/source/endpoint",
                     "deepcura only pushes gridhooks: it has no list endpoint",
                 ));
             }
-            "deepcura" => {}
-            "inbound" => check_inbound_source(config, name, p, src, diags),
-            other => diags.push(src.error(
-                "/source/system",
-                format!(
-                    "unknown system `{other}` (the sources are drchrono, deepcura and inbound)"
-                ),
-            )),
+            System::Deepcura => {}
+            System::Inbound => check_inbound_source(config, name, p, src, diags),
         }
         for (i, g) in p.target.generated.iter().enumerate() {
             if p.fields.contains_key(g) || p.target.raw.as_ref() == Some(g) {
@@ -183,7 +178,7 @@ fn check_pipelines(
                 ));
             }
         }
-        if p.source.route.is_some() && p.source.system != "inbound" {
+        if p.source.route.is_some() && p.source.system != System::Inbound {
             diags.push(src.error("/source/route", "only an `inbound` source has a route"));
         }
         if p.source.windows.is_some() && p.source.full.as_ref().is_some_and(|f| f.soft_delete) {

@@ -24,11 +24,12 @@ use super::inbox::SOURCE_INBOUND;
 use super::process::prepare;
 use crate::app::AppState;
 use crate::config::Plan;
+use crate::config::pipeline::System;
 use crate::config::systems::Inbound;
 use crate::server::ApiError;
 
-/// The `source.system` of inbound pipelines.
-pub const SYSTEM: &str = "inbound";
+/// The `source.system` of inbound pipelines, as written.
+pub const SYSTEM: &str = System::Inbound.as_str();
 
 /// Largest inbound body, in bytes (a long questionnaire with free-text answers).
 pub const BODY_LIMIT_BYTES: usize = 256 * 1024;
@@ -49,7 +50,7 @@ pub fn enabled(plan: &Plan) -> bool {
 pub fn routes_of(plan: &Plan) -> Vec<&str> {
     let mut out: Vec<&str> = Vec::new();
     for p in &plan.pipelines {
-        if p.file.source.system == SYSTEM
+        if p.file.source.system == System::Inbound
             && let Some(r) = p.file.source.route.as_deref()
             && !out.contains(&r)
         {

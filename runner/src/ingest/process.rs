@@ -8,6 +8,7 @@ use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 
 use super::inbox::{self, Entry, SOURCE_DEEPCURA, SOURCE_DRCHRONO, SOURCE_INBOUND, Status};
+use crate::config::pipeline::System;
 use crate::config::{Plan, PlannedPipeline};
 use crate::mapping::{MappingError, Row};
 use crate::store::{StoreError, UpsertCounts, set_actor};
@@ -78,16 +79,16 @@ pub fn targets<'a>(plan: &'a Plan, source: &str, event: Option<&str>) -> Vec<&'a
                 let Some(event) = event.filter(|e| *e != PING) else {
                     return false;
                 };
-                p.file.source.system == SOURCE_DRCHRONO
+                p.file.source.system == System::Drchrono
                     && p.file
                         .webhooks
                         .as_ref()
                         .is_some_and(|w| w.events.iter().any(|e| e == event))
             } else if source == SOURCE_INBOUND {
-                p.file.source.system == super::inbound::SYSTEM
+                p.file.source.system == System::Inbound
                     && event.is_some_and(|e| p.file.source.route.as_deref() == Some(e))
             } else {
-                p.file.source.system == source
+                p.file.source.system.as_str() == source
             }
         })
         .collect()
