@@ -55,6 +55,17 @@ impl SourceFile {
         Diagnostic::notice(&self.path, self.index.value(pointer), message)
     }
 
+    /// An error at the value under `pointer` when `expr` is not a cron expression; `example`
+    /// shows one that is.
+    pub fn cron_error(&self, pointer: &str, expr: &str, example: &str) -> Option<Diagnostic> {
+        crate::schedule::parse_schedule(expr).err().map(|e| {
+            self.error(
+                pointer,
+                format!("`{expr}` is not a cron expression ({e}); for example `{example}`"),
+            )
+        })
+    }
+
     /// The file stem (`patients` for `pipelines/patients.yaml`).
     pub fn stem(&self) -> String {
         self.path

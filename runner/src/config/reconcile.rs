@@ -69,15 +69,11 @@ pub(super) fn check(config: &Config, diags: &mut Diagnostics) {
     if let Some(doc) = &config.systems {
         let r = &doc.value.coda.reconcile;
         if !r.schedule.trim().is_empty()
-            && let Err(e) = crate::schedule::parse_schedule(&r.schedule)
+            && let Some(d) =
+                doc.source
+                    .cron_error("/coda/reconcile/schedule", &r.schedule, "0 5 * * *")
         {
-            diags.push(doc.source.error(
-                "/coda/reconcile/schedule",
-                format!(
-                    "`{}` is not a cron expression ({e}); for example `0 5 * * *`",
-                    r.schedule
-                ),
-            ));
+            diags.push(d);
         }
         if r.page_size == 0 {
             diags.push(
