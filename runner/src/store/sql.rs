@@ -8,7 +8,9 @@
 //!                              WHERE l."drchrono_id" = r."provider_id") AS "provider_id", ...
 //!     FROM jsonb_to_recordset($1) AS r("drchrono_id" bigint, "provider_id" bigint, ...)),
 //! up AS (
-//!     INSERT INTO "patients" AS t (...) SELECT ... FROM input ORDER BY <key>
+//!     INSERT INTO "patients" AS t (...) SELECT ... FROM input i
+//!         WHERE NOT EXISTS (<a stored row with the same values, not deleted>)  -- untouched
+//!         ORDER BY <key>
 //!     ON CONFLICT (<key>) DO UPDATE SET <col> = EXCLUDED.<col>, ..., updated_at = now(),
 //!         synced_at = now(), deleted_at = NULL
 //!     WHERE (<any column IS DISTINCT FROM> OR t.deleted_at IS NOT NULL)   -- a real change
@@ -152,12 +154,6 @@ pub(crate) fn build_upsert(target: &UpsertTarget) -> Result<String, StoreError> 
     s.push_str(&defs.join(", "));
     s.push_str(")), up AS (");
 
-    write!(
-        s,
-        "INSERT INTO {table} AS t ({col_list}) SELECT {col_list} FROM input ORDER BY {key_list} \
-         ON CONFLICT ({key_list}) DO UPDATE SET "
-    )
-    .expect("writing to a String cannot fail");
     let non_key: Vec<&String> = target
         .columns
         .iter()
@@ -165,6 +161,29 @@ pub(crate) fn build_upsert(target: &UpsertTarget) -> Result<String, StoreError> 
         .filter(|(c, _)| !target.key.contains(&c.name))
         .map(|(_, n)| n)
         .collect();
+    // A row already stored with these very values is left out before ON CONFLICT, which
+    // would lock (and so write) it even when its WHERE then refuses the update.
+    let mut same: Vec<String> = target
+        .key
+        .iter()
+        .map(|k| format!("e.{0} = i.{0}", q(k)))
+        .collect();
+    same.extend(
+        non_key
+            .iter()
+            .map(|n| format!("e.{n} IS NOT DISTINCT FROM i.{n}")),
+    );
+    if !maps_deleted_at {
+        same.push("e.\"deleted_at\" IS NULL".into());
+    }
+    write!(
+        s,
+        "INSERT INTO {table} AS t ({col_list}) SELECT {col_list} FROM input i \
+         WHERE NOT EXISTS (SELECT FROM {table} e WHERE {}) ORDER BY {key_list} \
+         ON CONFLICT ({key_list}) DO UPDATE SET ",
+        same.join(" AND ")
+    )
+    .expect("writing to a String cannot fail");
     for n in &non_key {
         write!(s, "{n} = EXCLUDED.{n}, ").expect("writing to a String cannot fail");
     }
