@@ -70,7 +70,11 @@ fn field(s: &str) -> String {
         s.to_string()
     };
     if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
+        let mut quoted = String::with_capacity(s.len() + 2);
+        quoted.push('"');
+        quoted.push_str(&s.replace('"', "\"\""));
+        quoted.push('"');
+        quoted
     } else {
         s
     }

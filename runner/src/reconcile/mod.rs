@@ -148,7 +148,7 @@ pub async fn reconcile(
     let page_size = plan.systems.coda.reconcile.page_size;
     let mut out = Vec::new();
     for m in maps.list.iter().filter(|m| selected.contains(&m.name)) {
-        let mut t = TableOutcome::new(m, is_coda_owned(plan, &m.source));
+        let mut t = TableOutcome::new(m, is_coda_owned(plan, m.source.as_str()));
         let lock = if opts.repair && !opts.dry_run {
             match crate::push::lock_table(pool, m, IfLocked::Wait, progress).await {
                 Ok(lock) => lock,
