@@ -357,7 +357,7 @@ async fn every_least_privilege_role_runs_its_part_of_retention(pool: PgPool) {
             .execute(&pool)
             .await
             .unwrap();
-        let login = runner::store::Ident::new(&format!("{db}_{role}").to_lowercase()).unwrap();
+        let login = common::login_name(&db, role);
         let _ = sqlx::query(sqlx::AssertSqlSafe(format!("drop role if exists {login}")))
             .execute(&pool)
             .await;

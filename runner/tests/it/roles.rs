@@ -22,7 +22,7 @@ use crate::webhooks::support::{SECRET, call};
 /// connects as it. The user is dropped when the test ends (roles are cluster-wide).
 async fn login(pool: &PgPool, role: &str) -> (PgPool, Ident) {
     let db = common::database_name(pool).await;
-    let name = Ident::new(&format!("{db}_{role}").to_lowercase()).unwrap();
+    let name = common::login_name(&db, role);
     let _ = sqlx::query(sqlx::AssertSqlSafe(format!("drop role if exists {name}")))
         .execute(pool)
         .await;

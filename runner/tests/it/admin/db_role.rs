@@ -21,7 +21,7 @@ async fn every_page_and_action_works_as_the_api_roles_database_role(pool: PgPool
     .await
     .unwrap();
     let db = common::database_name(&pool).await;
-    let login = runner::store::Ident::new(&format!("{db}_api").to_lowercase()).unwrap();
+    let login = common::login_name(&db, "api");
     let _ = sqlx::query(sqlx::AssertSqlSafe(format!("drop role if exists {login}")))
         .execute(&pool)
         .await;

@@ -162,7 +162,7 @@ async fn the_push_role_receives_and_drains_to_coda_as_a_member_of_clinical_push(
     tx.commit().await.unwrap();
 
     let db = common::database_name(&pool).await;
-    let login = runner::store::Ident::new(&format!("{db}_push").to_lowercase()).unwrap();
+    let login = common::login_name(&db, "push");
     let role_sql = |sql: String| sqlx::query(sqlx::AssertSqlSafe(sql));
     let _ = role_sql(format!("drop role if exists {login}"))
         .execute(&pool)
