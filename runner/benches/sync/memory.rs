@@ -64,9 +64,9 @@ pub(crate) async fn run(db: &BenchDb, small: usize, large: usize) -> anyhow::Res
     println!("  {:>7} records: {s:>6.1} MB", peaks[0].0);
     println!("  {:>7} records: {l:>6.1} MB", peaks[1].0);
     println!(
-        "  ratio {:.2} (target <= 1.20), large run {} 200 MB",
+        "  ratio {:.2} (target <= 1.20), large run {} 150 MB",
         l / s,
-        if l < 200.0 { "below" } else { "NOT below" }
+        if l < 150.0 { "below" } else { "NOT below" }
     );
     Ok(())
 }

@@ -158,19 +158,16 @@ pub async fn load(pool: &PgPool, f: &Filter) -> Result<(Vec<Change>, bool), Html
     Ok((rows, more))
 }
 
-/// The audited tables (those with the audit trigger), for the table filter. They change only
+/// The audited tables (the `audited_tables` registry), for the table filter. They change only
 /// with a migration, and a binary runs only on the schema it embeds: read once per process.
 async fn tables(pool: &PgPool) -> Result<&'static [String], StoreError> {
     static TABLES: tokio::sync::OnceCell<Vec<String>> = tokio::sync::OnceCell::const_new();
     TABLES
         .get_or_try_init(|| async {
-            sqlx::query_scalar(
-                "select c.relname::text from pg_trigger g join pg_class c on c.oid = g.tgrelid \
-                 where g.tgname = 'audit' and not g.tgisinternal and not c.relispartition order by 1",
-            )
-            .fetch_all(pool)
-            .await
-            .map_err(|e| StoreError::from_sqlx("audited tables", e))
+            sqlx::query_scalar("select table_name from audited_tables order by 1")
+                .fetch_all(pool)
+                .await
+                .map_err(|e| StoreError::from_sqlx("audited tables", e))
         })
         .await
         .map(Vec::as_slice)

@@ -32,7 +32,7 @@ pub async fn records(pool: &PgPool, patient: Uuid) -> Result<Vec<Uuid>, StoreErr
     let tables: Vec<(String, bool, bool)> = sqlx::query_as(
         "select c.relname::text, bool_or(a.attname = 'patient_id'), bool_or(a.attname = 'appointment_id') \
          from pg_class c join pg_attribute a on a.attrelid = c.oid \
-         join pg_trigger g on g.tgrelid = c.oid and g.tgname = 'audit' and not g.tgisinternal \
+         join audited_tables t on t.table_name = c.relname \
          where c.relnamespace = 'public'::regnamespace and not c.relispartition \
            and a.attname in ('patient_id', 'appointment_id') and a.atttypid = 'uuid'::regtype \
            and not a.attisdropped \
@@ -71,7 +71,11 @@ fn field(s: &str) -> String {
         s.to_string()
     };
     if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
+        let mut quoted = String::with_capacity(s.len() + 2);
+        quoted.push('"');
+        quoted.push_str(&s.replace('"', "\"\""));
+        quoted.push('"');
+        quoted
     } else {
         s
     }

@@ -227,7 +227,8 @@ async fn push_all(demo: &crate::demo::Demo) -> anyhow::Result<()> {
     sources.dedup();
     for table in sources {
         let ids: Vec<uuid::Uuid> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "select id from \"{table}\" where deleted_at is null"
+            "select id from {} where deleted_at is null",
+            crate::store::Ident::new(table)?
         )))
         .fetch_all(&demo.state.pool)
         .await?;

@@ -2,7 +2,7 @@
 //! read budget of `systems.yaml`, with the token as a bearer, retries with backoff on 429, 5xx
 //! and transport errors, and one `access_log` row per call when a database is given.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use sqlx::PgPool;
@@ -10,7 +10,7 @@ use sqlx::PgPool;
 use crate::config::secret::Secret;
 use crate::config::systems::{Coda, Retry};
 use crate::source::{
-    AccessLog, Backoff, RateBudget, SourceError, http_client, parse_retry_after, path_template,
+    AccessLog, RateBudget, RetryingCall, SourceError, call_with_retry, http_client, path_template,
 };
 
 /// Where a list endpoint's pages stop, whatever the server says (a guard against a server
@@ -86,70 +86,67 @@ impl CodaReader {
     /// GETs `url` and parses its JSON body. A 4xx other than 429 is returned at once as
     /// [`SourceError::Status`] (404: the doc, table or column does not exist).
     pub async fn get_json(&self, url: &str) -> Result<Value, SourceError> {
-        let path = path_template(url);
-        let mut backoff = Backoff::new(&self.retry);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            self.budget.acquire().await;
-            let started = Instant::now();
-            let resp = self
-                .http
-                .get(url)
-                .bearer_auth(self.token.expose())
-                .send()
-                .await;
-            let status = resp.as_ref().ok().map(|r| r.status().as_u16());
-            self.log
-                .record("GET", url, status, started.elapsed(), None)
-                .await;
-            let (last, throttled, retry_after) = match resp {
-                Ok(r) if r.status().is_success() => {
-                    let decode = || SourceError::Decode {
-                        system: "coda".into(),
-                        path: path.clone(),
-                    };
-                    let body = r.bytes().await.map_err(|_| decode())?;
-                    return serde_json::from_slice(&body).map_err(|_| decode());
-                }
-                Ok(r) if r.status().as_u16() == 429 => {
-                    let ra = parse_retry_after(
-                        r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
-                    );
-                    ("429".to_string(), true, ra)
-                }
-                Ok(r) if r.status().is_server_error() => {
-                    (r.status().as_u16().to_string(), false, None)
-                }
-                Ok(r) => {
-                    return Err(SourceError::Status {
-                        system: "coda".into(),
-                        path,
-                        status: r.status().as_u16(),
-                    });
-                }
-                Err(e) => (
-                    if e.is_timeout() {
-                        "timeout"
-                    } else {
-                        "transport"
-                    }
-                    .to_string(),
-                    false,
-                    None,
-                ),
-            };
-            if attempt >= backoff.max_attempts() {
-                return Err(SourceError::Exhausted {
-                    system: "coda".into(),
-                    path,
-                    attempts: attempt,
-                    last,
-                });
-            }
-            let wait = backoff.delay(attempt, throttled, retry_after);
-            tracing::debug!(path = %path, attempt, last = %last, "Retrying Coda read.");
-            tokio::time::sleep(wait).await;
+        let mut read = Read {
+            reader: self,
+            url,
+            path: path_template(url),
+        };
+        call_with_retry(&self.retry, &mut read).await
+    }
+}
+
+/// One GET of [`CodaReader::get_json`], under the read budget.
+struct Read<'a> {
+    reader: &'a CodaReader,
+    url: &'a str,
+    path: String,
+}
+
+impl RetryingCall for Read<'_> {
+    type Error = SourceError;
+
+    fn system(&self) -> &str {
+        "coda"
+    }
+
+    fn path(&self) -> &str {
+        &self.path
+    }
+
+    async fn request(&mut self) -> Result<reqwest::RequestBuilder, SourceError> {
+        let r = self.reader;
+        r.budget.acquire().await;
+        Ok(r.http.get(self.url).bearer_auth(r.token.expose()))
+    }
+
+    async fn record(&mut self, status: Option<u16>, elapsed: Duration) {
+        self.reader
+            .log
+            .record("GET", self.url, status, elapsed, None)
+            .await;
+    }
+
+    async fn refused(&mut self, status: u16) -> Result<(), SourceError> {
+        Err(SourceError::Status {
+            system: "coda".into(),
+            path: self.path.clone(),
+            status,
+        })
+    }
+
+    fn undecodable(&self) -> SourceError {
+        SourceError::Decode {
+            system: "coda".into(),
+            path: self.path.clone(),
+        }
+    }
+
+    fn exhausted(&self, attempts: u32, last: String) -> SourceError {
+        SourceError::Exhausted {
+            system: "coda".into(),
+            path: self.path.clone(),
+            attempts,
+            last,
         }
     }
 }

@@ -110,7 +110,8 @@ pub struct Retry {
     /// Longest backoff, in milliseconds. Default: 60000.
     #[serde(default = "default_max_ms")]
     pub max_delay_ms: u64,
-    /// Shortest wait after a 429, in milliseconds, even when `Retry-After` says less. Default: 1000.
+    /// Shortest wait after a 429 or a `Retry-After` (429 or 503), in milliseconds, even when
+    /// `Retry-After` says less. Default: 1000.
     #[serde(default = "default_floor_ms")]
     pub floor_ms: u64,
 }

@@ -183,20 +183,18 @@ async fn fresh_database(url: &str) -> anyhow::Result<PgPool> {
     let (server, name) = url
         .rsplit_once('/')
         .context("DATABASE_URL has no database name")?;
-    let name = name.split('?').next().unwrap_or(name).to_string();
-    anyhow::ensure!(
-        name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
-        "the demo database name must be letters, digits and underscores"
-    );
+    let name = name.split('?').next().unwrap_or(name);
+    let name = crate::store::Ident::new(name)
+        .context("the demo database name must be lower-case letters, digits and underscores")?;
     let admin = crate::store::connect(&format!("{server}/postgres"))
         .await
         .context("cannot connect to PostgreSQL")?;
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "drop database if exists \"{name}\" with (force)"
+        "drop database if exists {name} with (force)"
     )))
     .execute(&admin)
     .await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("create database \"{name}\"")))
+    sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
         .execute(&admin)
         .await?;
     admin.close().await;

@@ -44,7 +44,8 @@ impl Summary {
         names.sort();
         for t in names {
             let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "select count(*) from \"{t}\" where deleted_at is null"
+                "select count(*) from {} where deleted_at is null",
+                crate::store::Ident::new(&t)?
             )))
             .fetch_one(pool)
             .await?;

@@ -51,7 +51,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use crate::config::links::LinkRule;
-use crate::store::{StoreError, validate_identifier};
+use crate::store::{Ident, StoreError};
 
 /// A rule ready to run: its SQL texts and the values bound to them.
 #[derive(Debug)]
@@ -72,11 +72,6 @@ pub(crate) struct CompiledRule {
     pub review: Arc<str>,
 }
 
-/// Quotes a validated identifier.
-fn q(name: &str) -> String {
-    format!("\"{name}\"")
-}
-
 fn invalid(rule: &LinkRule, reason: String) -> StoreError {
     StoreError::InvalidTarget {
         table: rule.from.clone(),
@@ -88,10 +83,7 @@ fn invalid(rule: &LinkRule, reason: String) -> StoreError {
 /// (`<join table>.<col>`, alias `j`). Returns the SQL and whether it needs the join.
 pub(crate) fn target_ref(rule: &LinkRule, reference: &str) -> Result<(String, bool), StoreError> {
     match reference.split_once('.') {
-        None => {
-            validate_identifier(reference)?;
-            Ok((format!("t.{}", q(reference)), false))
-        }
+        None => Ok((format!("t.{}", Ident::new(reference)?), false)),
         Some((table, col)) => {
             if rule.join.as_ref().is_none_or(|j| j.table != table) {
                 return Err(invalid(
@@ -99,8 +91,7 @@ pub(crate) fn target_ref(rule: &LinkRule, reference: &str) -> Result<(String, bo
                     format!("`{reference}` names a table that is not the rule's join"),
                 ));
             }
-            validate_identifier(col)?;
-            Ok((format!("j.{}", q(col)), true))
+            Ok((format!("j.{}", Ident::new(col)?), true))
         }
     }
 }
@@ -111,35 +102,30 @@ pub(crate) fn join_clause(rule: &LinkRule) -> Result<String, StoreError> {
     let Some(j) = &rule.join else {
         return Ok(String::new());
     };
-    validate_identifier(&j.table)?;
+    let table = Ident::new(&j.table)?;
     if j.on.is_empty() {
         return Err(invalid(rule, "the join has no `on` columns".into()));
     }
     let mut on = Vec::new();
     for (to_col, join_col) in &j.on {
-        validate_identifier(to_col)?;
-        validate_identifier(join_col)?;
-        on.push(format!("j.{} = t.{}", q(join_col), q(to_col)));
+        let (to_col, join_col) = (Ident::new(to_col)?, Ident::new(join_col)?);
+        on.push(format!("j.{join_col} = t.{to_col}"));
     }
     Ok(format!(
-        " LEFT JOIN {} j ON {} AND j.\"deleted_at\" IS NULL",
-        q(&j.table),
+        " LEFT JOIN {table} j ON {} AND j.\"deleted_at\" IS NULL",
         on.join(" AND ")
     ))
 }
 
 /// Compiles `rule` (see the module documentation for the statement's shape).
 pub(crate) fn compile(rule: &LinkRule) -> Result<CompiledRule, StoreError> {
-    for name in [&rule.from, &rule.to] {
-        validate_identifier(name)?;
-    }
+    let (from, to) = (Ident::new(&rule.from)?, Ident::new(&rule.to)?);
     if rule.strategies.is_empty() {
         return Err(invalid(rule, "no strategies".into()));
     }
     if rule.set.is_empty() {
         return Err(invalid(rule, "no `set` columns".into()));
     }
-    let (from, to) = (q(&rule.from), q(&rule.to));
     let flag = &rule.unmatched.review_flag_column;
     let reason = &rule.unmatched.review_reason_column;
     let mut owned: Vec<&String> = rule.set.keys().collect();
@@ -148,7 +134,7 @@ pub(crate) fn compile(rule: &LinkRule) -> Result<CompiledRule, StoreError> {
     owned.extend([flag, reason]);
     owned.extend(rule.unmatched.dismissed_at_column.iter());
     for (i, col) in owned.iter().enumerate() {
-        validate_identifier(col)?;
+        Ident::new(col)?;
         if owned[..i].contains(col) {
             return Err(invalid(rule, format!("column {col} is written twice")));
         }
@@ -160,7 +146,7 @@ pub(crate) fn compile(rule: &LinkRule) -> Result<CompiledRule, StoreError> {
     for (col, reference) in &rule.set {
         let (sql, joined) = target_ref(rule, reference)?;
         set_uses_join |= joined;
-        set_refs.push((q(col), sql));
+        set_refs.push((Ident::new(col)?, sql));
     }
     let join_sql = join_clause(rule)?;
 
@@ -175,22 +161,27 @@ pub(crate) fn compile(rule: &LinkRule) -> Result<CompiledRule, StoreError> {
         }
         let mut ps = Vec::new();
         for (f, t) in &s.matches {
-            validate_identifier(f)?;
+            let f = Ident::new(f)?;
             let (sql, joined) = target_ref(rule, t)?;
-            ps.push((format!("f.{}", q(f)), sql, joined));
+            ps.push((format!("f.{f}"), sql, joined));
         }
         pairs.push(ps);
     }
 
+    let dismissed_at = rule
+        .unmatched
+        .dismissed_at_column
+        .as_deref()
+        .map(Ident::new)
+        .transpose()?;
     let unlinked = |alias: &str| {
-        let mut s: Vec<String> = rule
-            .set
-            .keys()
-            .map(|c| format!("{alias}.{} IS NULL", q(c)))
+        let mut s: Vec<String> = set_refs
+            .iter()
+            .map(|(c, _)| format!("{alias}.{c} IS NULL"))
             .collect();
         s.push(format!("{alias}.\"deleted_at\" IS NULL"));
-        if let Some(d) = &rule.unmatched.dismissed_at_column {
-            s.push(format!("{alias}.{} IS NULL", q(d)));
+        if let Some(d) = &dismissed_at {
+            s.push(format!("{alias}.{d} IS NULL"));
         }
         s.join(" AND ")
     };
@@ -242,16 +233,16 @@ pub(crate) fn compile(rule: &LinkRule) -> Result<CompiledRule, StoreError> {
         write!(s, "{col} = d.s{i}, ").expect("writing to a String cannot fail");
     }
     if let Some(m) = &rule.method_column {
-        let m = q(m);
+        let m = Ident::new(m)?;
         write!(s, "{m} = CASE WHEN d.linked THEN d.method ELSE f.{m} END, ")
             .expect("writing to a String cannot fail");
     }
     if let Some(at) = &rule.linked_at_column {
-        let at = q(at);
+        let at = Ident::new(at)?;
         write!(s, "{at} = CASE WHEN d.linked THEN now() ELSE f.{at} END, ")
             .expect("writing to a String cannot fail");
     }
-    let (flag, reason) = (q(flag), q(reason));
+    let (flag, reason) = (Ident::new(flag)?, Ident::new(reason)?);
     write!(
         s,
         "{flag} = NOT d.linked, {reason} = d.reason, \"updated_at\" = now() \

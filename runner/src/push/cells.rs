@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::error::PushError;
+use crate::store::Ident;
 
 /// Where a Coda column's value comes from.
 #[derive(Debug, Clone)]
@@ -33,7 +34,7 @@ pub struct CompiledMapping {
     /// The Coda table id.
     pub table: String,
     /// The PostgreSQL table or view.
-    pub source: String,
+    pub source: Ident,
     /// The PostgreSQL key columns.
     pub key: Vec<String>,
     /// The Coda ids of the key columns (`keyColumns`), in key order.
@@ -125,7 +126,7 @@ impl Mappings {
                 name: name.clone(),
                 doc: file.doc.clone().unwrap_or_else(|| doc_id.to_string()),
                 table: file.table.clone(),
-                source: file.source.clone(),
+                source: Ident::new(&file.source).map_err(|e| fail(e.to_string()))?,
                 key: file.key.clone(),
                 key_ids,
                 skip_deleted: file.skip_deleted,
@@ -145,7 +146,9 @@ impl Mappings {
         &'a self,
         source: &'a str,
     ) -> impl Iterator<Item = &'a CompiledMapping> + 'a {
-        self.list.iter().filter(move |m| m.source == source)
+        self.list
+            .iter()
+            .filter(move |m| m.source.as_str() == source)
     }
 
     /// The cells of `row` (a `to_jsonb` object) in mapping order. The error names the column

@@ -14,7 +14,7 @@ use super::error::{CodaError, PushError};
 use crate::config::secret::Secret;
 use crate::config::systems::{Coda, Retry};
 use crate::source::{
-    AccessLog, Backoff, RateBudget, http_client, parse_retry_after, path_template,
+    AccessLog, RateBudget, RetryingCall, call_with_retry, http_client, path_template,
 };
 use crate::telemetry::events;
 use crate::telemetry::metrics::metrics;
@@ -280,97 +280,116 @@ impl CodaClient {
         url: reqwest::Url,
         body: Option<String>,
     ) -> Result<Value, CodaError> {
-        let i = &self.inner;
-        let path = path_template(url.as_str());
-        let m = method.name();
-        let mut backoff = Backoff::new(&i.retry);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let queued = Instant::now();
-            let req = match method {
-                Method::Get => {
-                    i.reads.acquire().await;
-                    metrics().budget_wait("coda_read", queued.elapsed());
-                    i.read_calls.fetch_add(1, Ordering::Relaxed);
-                    i.http.get(url.clone())
-                }
-                Method::Post | Method::Delete => {
-                    i.writes.acquire().await;
-                    metrics().budget_wait("coda_write", queued.elapsed());
-                    metrics().coda_write_calls.inc();
-                    i.write_calls.fetch_add(1, Ordering::Relaxed);
-                    let r = if matches!(method, Method::Post) {
-                        i.http.post(url.clone())
-                    } else {
-                        i.http.delete(url.clone())
-                    };
-                    r.header("content-type", "application/json")
-                        .body(body.clone().unwrap_or_default())
-                }
-            };
-            let started = Instant::now();
-            let resp = req.bearer_auth(i.token.expose()).send().await;
-            let status = resp.as_ref().ok().map(|r| r.status().as_u16());
-            metrics().api_request("coda", status);
-            i.log
-                .record(
-                    m,
-                    url.as_str(),
-                    status,
-                    started.elapsed(),
-                    Some("coda_push"),
-                )
-                .await;
-            let (last, throttled, retry_after) = match resp {
-                Ok(r) if r.status().is_success() => match r.bytes().await {
-                    Ok(b) => {
-                        return serde_json::from_slice(&b)
-                            .map_err(|_| CodaError::Decode { method: m, path });
-                    }
-                    Err(e) => (transport_kind(&e).to_string(), false, None),
-                },
-                Ok(r) if r.status().as_u16() == 429 => {
-                    metrics().coda_rate_limited.inc();
-                    tracing::warn!(event = events::CODA_RATE_LIMITED, operation = m, path = %path, "Coda answered 429; backing off.");
-                    let ra = parse_retry_after(
-                        r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
-                    );
-                    ("429".to_string(), true, ra)
-                }
-                Ok(r) if r.status().is_server_error() => {
-                    (r.status().as_u16().to_string(), false, None)
-                }
-                Ok(r) if matches!(r.status().as_u16(), 400 | 413) => {
-                    return Err(CodaError::Rejected {
-                        method: m,
-                        path,
-                        status: r.status().as_u16(),
-                    });
-                }
-                Ok(r) => {
-                    if r.status().as_u16() == 401 {
-                        tracing::error!(path = %path, "Coda refused the API token (401); check CODA_API_TOKEN.");
-                    }
-                    return Err(CodaError::Status {
-                        method: m,
-                        path,
-                        status: r.status().as_u16(),
-                    });
-                }
-                Err(e) => (transport_kind(&e).to_string(), false, None),
-            };
-            if attempt >= backoff.max_attempts() {
-                return Err(CodaError::Exhausted {
-                    method: m,
-                    path,
-                    attempts: attempt,
-                    last,
-                });
+        let mut call = Call {
+            inner: &self.inner,
+            method,
+            path: path_template(url.as_str()),
+            url,
+            body,
+        };
+        call_with_retry(&self.inner.retry, &mut call).await
+    }
+}
+
+/// One call of [`CodaClient::call`]: the read or write budget before each attempt; 400 and
+/// 413 are [`CodaError::Rejected`].
+struct Call<'a> {
+    inner: &'a Inner,
+    method: Method,
+    url: reqwest::Url,
+    path: String,
+    body: Option<String>,
+}
+
+impl RetryingCall for Call<'_> {
+    type Error = CodaError;
+
+    fn system(&self) -> &str {
+        "coda"
+    }
+
+    fn path(&self) -> &str {
+        &self.path
+    }
+
+    async fn request(&mut self) -> Result<reqwest::RequestBuilder, CodaError> {
+        let i = self.inner;
+        let queued = Instant::now();
+        let req = match self.method {
+            Method::Get => {
+                i.reads.acquire().await;
+                metrics().budget_wait("coda_read", queued.elapsed());
+                i.read_calls.fetch_add(1, Ordering::Relaxed);
+                i.http.get(self.url.clone())
             }
-            let wait = backoff.delay(attempt, throttled, retry_after);
-            tracing::debug!(path = %path, attempt, last = %last, wait_ms = wait.as_millis() as u64, "Retrying Coda call.");
-            tokio::time::sleep(wait).await;
+            Method::Post | Method::Delete => {
+                i.writes.acquire().await;
+                metrics().budget_wait("coda_write", queued.elapsed());
+                metrics().coda_write_calls.inc();
+                i.write_calls.fetch_add(1, Ordering::Relaxed);
+                let r = if matches!(self.method, Method::Post) {
+                    i.http.post(self.url.clone())
+                } else {
+                    i.http.delete(self.url.clone())
+                };
+                r.header("content-type", "application/json")
+                    .body(self.body.clone().unwrap_or_default())
+            }
+        };
+        Ok(req.bearer_auth(i.token.expose()))
+    }
+
+    async fn record(&mut self, status: Option<u16>, elapsed: Duration) {
+        metrics().api_request("coda", status);
+        self.inner
+            .log
+            .record(
+                self.method.name(),
+                self.url.as_str(),
+                status,
+                elapsed,
+                Some("coda_push"),
+            )
+            .await;
+    }
+
+    fn throttled(&mut self) {
+        metrics().coda_rate_limited.inc();
+        tracing::warn!(event = events::CODA_RATE_LIMITED, operation = self.method.name(), path = %self.path, "Coda answered 429; backing off.");
+    }
+
+    async fn refused(&mut self, status: u16) -> Result<(), CodaError> {
+        let (method, path) = (self.method.name(), self.path.clone());
+        if matches!(status, 400 | 413) {
+            return Err(CodaError::Rejected {
+                method,
+                path,
+                status,
+            });
+        }
+        if status == 401 {
+            tracing::error!(path = %path, "Coda refused the API token (401); check CODA_API_TOKEN.");
+        }
+        Err(CodaError::Status {
+            method,
+            path,
+            status,
+        })
+    }
+
+    fn undecodable(&self) -> CodaError {
+        CodaError::Decode {
+            method: self.method.name(),
+            path: self.path.clone(),
+        }
+    }
+
+    fn exhausted(&self, attempts: u32, last: String) -> CodaError {
+        CodaError::Exhausted {
+            method: self.method.name(),
+            path: self.path.clone(),
+            attempts,
+            last,
         }
     }
 }
@@ -383,15 +402,4 @@ fn request_id(v: &Value, method: &'static str) -> Result<String, CodaError> {
             method,
             path: "requestId".into(),
         })
-}
-
-/// A short, data-free name for a transport error.
-fn transport_kind(e: &reqwest::Error) -> &'static str {
-    if e.is_timeout() {
-        "timeout"
-    } else if e.is_connect() {
-        "connection refused"
-    } else {
-        "transport error"
-    }
 }

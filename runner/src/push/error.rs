@@ -2,6 +2,8 @@
 //! column ids, counts and status codes: never a cell value or a response body, which may hold
 //! patient data.
 
+use crate::store::StoreError;
+
 /// Why one call to Coda failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CodaError {
@@ -77,15 +79,9 @@ pub enum PushError {
         /// Seconds waited.
         waited_secs: u64,
     },
-    /// The database failed.
-    #[error("database ({stage}): {source}")]
-    Store {
-        /// What was being done.
-        stage: &'static str,
-        /// The driver error (no row data).
-        #[source]
-        source: sqlx::Error,
-    },
+    /// The database failed (reduced to SQLSTATE and names: no row data).
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
     /// A mapping cannot be used (no column for a key, a template that does not compile).
     #[error("mappings/{mapping}.yaml: {reason}")]
     Mapping {
@@ -102,6 +98,6 @@ pub enum PushError {
 impl PushError {
     /// Wraps a database error with the stage it happened in.
     pub fn store(stage: &'static str) -> impl FnOnce(sqlx::Error) -> PushError {
-        move |source| PushError::Store { stage, source }
+        move |source| PushError::Store(StoreError::from_sqlx(stage, source))
     }
 }

@@ -115,7 +115,9 @@ pub async fn push_ids(
     if mappings.is_empty() || ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut found = rows::read_by_ids(pool, table, ids).await?;
+    // Every mapping of `table` names it as its source, an identifier since compilation.
+    let source = &mappings[0].source;
+    let mut found = rows::read_by_ids(pool, source, ids).await?;
     let present: std::collections::HashSet<Uuid> = found.iter().map(|r| r.id).collect();
     let missing: Vec<Uuid> = ids
         .iter()

@@ -9,6 +9,7 @@ use sqlx::{AssertSqlSafe, PgPool};
 use uuid::Uuid;
 
 use super::error::PushError;
+use crate::store::Ident;
 
 /// A source row: its id and its columns.
 #[derive(Debug, Clone)]
@@ -33,10 +34,6 @@ pub(crate) struct Pushed {
     pub hash: String,
     /// The Coda row id, when known.
     pub coda_row_id: Option<String>,
-}
-
-fn quote(ident: &str) -> String {
-    format!("\"{}\"", ident.replace('"', "\"\""))
 }
 
 fn decode(rows: Vec<Value>) -> Vec<SourceRow> {
@@ -66,13 +63,10 @@ async fn utc_transaction(
 /// The rows of `source` with these ids (missing ids were hard-deleted).
 pub(crate) async fn read_by_ids(
     pool: &PgPool,
-    source: &str,
+    source: &Ident,
     ids: &[Uuid],
 ) -> Result<Vec<SourceRow>, PushError> {
-    let sql = format!(
-        "select to_jsonb(t) from {} t where t.id = any($1)",
-        quote(source)
-    );
+    let sql = format!("select to_jsonb(t) from {source} t where t.id = any($1)");
     let mut tx = utc_transaction(pool).await?;
     let rows: Vec<Value> = sqlx::query_scalar(AssertSqlSafe(sql))
         .bind(ids)
@@ -86,13 +80,12 @@ pub(crate) async fn read_by_ids(
 /// One page of `source` ordered by id, after `after` (keyset paging for full pushes).
 pub(crate) async fn read_page(
     pool: &PgPool,
-    source: &str,
+    source: &Ident,
     after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<SourceRow>, PushError> {
     let sql = format!(
-        "select to_jsonb(t) from {} t where $1::uuid is null or t.id > $1 order by t.id limit $2",
-        quote(source)
+        "select to_jsonb(t) from {source} t where $1::uuid is null or t.id > $1 order by t.id limit $2"
     );
     let mut tx = utc_transaction(pool).await?;
     let rows: Vec<Value> = sqlx::query_scalar(AssertSqlSafe(sql))

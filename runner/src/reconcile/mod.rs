@@ -152,7 +152,7 @@ pub async fn reconcile(
         let extra_rows = plan.mappings.get(&m.name).map(|f| f.extra_rows);
         let mut t = TableOutcome::new(
             m,
-            is_coda_owned(plan, &m.source),
+            is_coda_owned(plan, m.source.as_str()),
             extra_rows.unwrap_or_default(),
         );
         let lock = if opts.repair && !opts.dry_run {

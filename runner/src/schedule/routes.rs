@@ -11,8 +11,9 @@
 //! on in the background, holding its lock until it ends. The run is a spawned task either way,
 //! so a caller that hangs up does not cancel it. Statuses: 200 all ran and succeeded (some may
 //! have been already running); 409 every pipeline was already running (nothing was queued);
-//! 500 a sync failed (its error is in the body); 503 the lock could not be taken (database
-//! down, Scheduler retries); 202 still running at the deadline.
+//! 500 a sync failed (its error is in the body); 503 the lock could not be taken or a sync
+//! failed for a transient reason, the database or DrChrono being away (its error is in the
+//! body, and Scheduler retries); 202 still running at the deadline.
 
 use std::time::Duration;
 

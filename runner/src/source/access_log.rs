@@ -43,6 +43,7 @@ impl AccessLog {
         .execute(pool)
         .await;
         if let Err(e) = res {
+            let e = crate::store::StoreError::from_sqlx("write access_log", e);
             tracing::warn!(system = %self.system, error = %e, "Could not write access_log.");
         }
     }

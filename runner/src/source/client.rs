@@ -11,8 +11,8 @@ use sqlx::PgPool;
 use super::access_log::{AccessLog, path_template};
 use super::budget::RateBudget;
 use super::error::SourceError;
-use super::oauth::{TokenManager, transport_kind};
-use super::retry::{Backoff, parse_retry_after};
+use super::oauth::TokenManager;
+use super::retry::{RetryingCall, call_with_retry};
 use crate::config::systems::{DrChrono, Retry};
 use crate::telemetry::events;
 use crate::telemetry::metrics::metrics;
@@ -124,85 +124,16 @@ impl RestClient {
 
     /// GETs `url` and parses its JSON body. `url` must be on the base URL's origin.
     pub async fn get_json(&self, url: &str, pipeline: Option<&str>) -> Result<Value, SourceError> {
-        let i = &self.inner;
         let url = self.same_origin(url)?;
-        let url = url.as_str();
-        let path = path_template(url);
-        let mut backoff = Backoff::new(&i.retry);
-        let mut refreshed = false;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            // The token first: a refresh can take a while, and the budget must count the call
-            // when it is really sent, not before.
-            let token = i.tokens.access_token().await?;
-            let queued = Instant::now();
-            i.budget.acquire().await;
-            metrics().budget_wait(&i.system, queued.elapsed());
-            let started = Instant::now();
-            let resp = i.http.get(url).bearer_auth(&token).send().await;
-            let status = resp.as_ref().ok().map(|r| r.status().as_u16());
-            metrics().api_request(&i.system, status);
-            i.log
-                .record("GET", url, status, started.elapsed(), pipeline)
-                .await;
-            let (last, throttled, retry_after) = match resp {
-                Ok(r) if r.status().is_success() => {
-                    let body = r.bytes().await;
-                    match body {
-                        Ok(b) => {
-                            return serde_json::from_slice(&b).map_err(|_| SourceError::Decode {
-                                system: i.system.clone(),
-                                path,
-                            });
-                        }
-                        Err(e) => (transport_kind(&e).to_string(), false, None),
-                    }
-                }
-                Ok(r) if r.status().as_u16() == 401 => {
-                    if refreshed {
-                        tracing::error!(event = events::OAUTH_REFRESH_FAILED, system = %i.system, status = 401u16, stage = "fresh_token_refused", path = %path, "API refused a freshly refreshed token; re-authorisation needed.");
-                        return Err(SourceError::Unauthorized {
-                            system: i.system.clone(),
-                            path,
-                        });
-                    }
-                    refreshed = true;
-                    i.tokens.refresh(Some(&token)).await?;
-                    attempt -= 1;
-                    continue;
-                }
-                Ok(r) if r.status().as_u16() == 429 => {
-                    tracing::warn!(event = events::DRCHRONO_RATE_LIMITED, system = %i.system, pipeline = pipeline.unwrap_or("-"), path = %path, "DrChrono answered 429; backing off.");
-                    let ra = parse_retry_after(
-                        r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
-                    );
-                    ("429".to_string(), true, ra)
-                }
-                Ok(r) if r.status().is_server_error() => {
-                    (r.status().as_u16().to_string(), false, None)
-                }
-                Ok(r) => {
-                    return Err(SourceError::Status {
-                        system: i.system.clone(),
-                        path,
-                        status: r.status().as_u16(),
-                    });
-                }
-                Err(e) => (transport_kind(&e).to_string(), false, None),
-            };
-            if attempt >= backoff.max_attempts() {
-                return Err(SourceError::Exhausted {
-                    system: i.system.clone(),
-                    path,
-                    attempts: attempt,
-                    last,
-                });
-            }
-            let wait = backoff.delay(attempt, throttled, retry_after);
-            tracing::debug!(system = %i.system, path = %path, attempt, last = %last, wait_ms = wait.as_millis() as u64, "Retrying call.");
-            tokio::time::sleep(wait).await;
-        }
+        let mut call = Get {
+            inner: &self.inner,
+            url: url.as_str(),
+            path: path_template(url.as_str()),
+            pipeline,
+            token: String::new(),
+            refreshed: false,
+        };
+        call_with_retry(&self.inner.retry, &mut call).await
     }
 
     /// The system's default `page_size`.
@@ -213,5 +144,89 @@ impl RestClient {
     /// The system's name.
     pub fn system(&self) -> &str {
         &self.inner.system
+    }
+}
+
+/// One GET of [`RestClient::get_json`]: a fresh token and the shared budget before each
+/// attempt, one token refresh on a 401.
+struct Get<'a> {
+    inner: &'a Inner,
+    url: &'a str,
+    path: String,
+    pipeline: Option<&'a str>,
+    /// The token the last attempt carried (refreshed on a 401).
+    token: String,
+    refreshed: bool,
+}
+
+impl RetryingCall for Get<'_> {
+    type Error = SourceError;
+
+    fn system(&self) -> &str {
+        &self.inner.system
+    }
+
+    fn path(&self) -> &str {
+        &self.path
+    }
+
+    async fn request(&mut self) -> Result<reqwest::RequestBuilder, SourceError> {
+        let i = self.inner;
+        // The token first: a refresh can take a while, and the budget must count the call
+        // when it is really sent, not before.
+        self.token = i.tokens.access_token().await?;
+        let queued = Instant::now();
+        i.budget.acquire().await;
+        metrics().budget_wait(&i.system, queued.elapsed());
+        Ok(i.http.get(self.url).bearer_auth(&self.token))
+    }
+
+    async fn record(&mut self, status: Option<u16>, elapsed: Duration) {
+        let i = self.inner;
+        metrics().api_request(&i.system, status);
+        i.log
+            .record("GET", self.url, status, elapsed, self.pipeline)
+            .await;
+    }
+
+    fn throttled(&mut self) {
+        tracing::warn!(event = events::DRCHRONO_RATE_LIMITED, system = %self.inner.system, pipeline = self.pipeline.unwrap_or("-"), path = %self.path, "DrChrono answered 429; backing off.");
+    }
+
+    async fn refused(&mut self, status: u16) -> Result<(), SourceError> {
+        let i = self.inner;
+        if status != 401 {
+            return Err(SourceError::Status {
+                system: i.system.clone(),
+                path: self.path.clone(),
+                status,
+            });
+        }
+        if self.refreshed {
+            tracing::error!(event = events::OAUTH_REFRESH_FAILED, system = %i.system, status = 401u16, stage = "fresh_token_refused", path = %self.path, "API refused a freshly refreshed token; re-authorisation needed.");
+            return Err(SourceError::Unauthorized {
+                system: i.system.clone(),
+                path: self.path.clone(),
+            });
+        }
+        self.refreshed = true;
+        i.tokens.refresh(Some(&self.token)).await?;
+        Ok(())
+    }
+
+    fn undecodable(&self) -> SourceError {
+        SourceError::Decode {
+            system: self.inner.system.clone(),
+            path: self.path.clone(),
+        }
+    }
+
+    fn exhausted(&self, attempts: u32, last: String) -> SourceError {
+        SourceError::Exhausted {
+            system: self.inner.system.clone(),
+            path: self.path.clone(),
+            attempts,
+            last,
+        }
     }
 }

@@ -16,3 +16,4 @@ pub use client::{RestClient, http_client};
 pub use error::SourceError;
 pub use oauth::{TokenManager, transport_kind};
 pub use retry::{Backoff, parse_retry_after};
+pub(crate) use retry::{RetryingCall, call_with_retry};

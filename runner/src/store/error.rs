@@ -126,13 +126,17 @@ impl StoreError {
         self.is_outage() || self.is_conflict()
     }
 
-    /// The database is unreachable or unable to work (connection lost, pool exhausted,
-    /// shutting down, out of resources).
+    /// The database is unreachable or unable to work (connection lost, pool exhausted or
+    /// closed, shutting down, out of resources).
     pub fn is_outage(&self) -> bool {
         match self {
             StoreError::Driver { source, .. } => matches!(
                 source,
-                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_)
+                sqlx::Error::Io(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::WorkerCrashed
+                    | sqlx::Error::Tls(_)
             ),
             StoreError::Database { details, .. } => {
                 let code = details.code.as_str();
@@ -188,5 +192,17 @@ mod tests {
              constraint patients_drchrono_id_key"
         );
         assert!(!err.is_transient());
+    }
+
+    #[test]
+    fn a_database_out_of_reach_is_transient_a_missing_row_is_not() {
+        for down in [
+            sqlx::Error::PoolClosed,
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::Io(std::io::ErrorKind::ConnectionRefused.into()),
+        ] {
+            assert!(StoreError::from_sqlx("read", down).is_transient());
+        }
+        assert!(!StoreError::from_sqlx("read", sqlx::Error::RowNotFound).is_transient());
     }
 }

@@ -8,7 +8,9 @@
 //!                              WHERE l."drchrono_id" = r."provider_id") AS "provider_id", ...
 //!     FROM jsonb_to_recordset($1) AS r("drchrono_id" bigint, "provider_id" bigint, ...)),
 //! up AS (
-//!     INSERT INTO "patients" AS t (...) SELECT ... FROM input ORDER BY <key>
+//!     INSERT INTO "patients" AS t (...) SELECT ... FROM input i
+//!         WHERE NOT EXISTS (<a stored row with the same values, not deleted>)  -- untouched
+//!         ORDER BY <key>
 //!     ON CONFLICT (<key>) DO UPDATE SET <col> = EXCLUDED.<col>, ..., updated_at = now(),
 //!         synced_at = now(), deleted_at = NULL
 //!     WHERE (<any column IS DISTINCT FROM> OR t.deleted_at IS NOT NULL)   -- a real change
@@ -26,8 +28,8 @@
 
 use std::fmt::Write as _;
 
-use super::StoreError;
 use super::upsert::UpsertTarget;
+use super::{Ident, StoreError};
 
 /// Columns the store maintains itself; a target may not map them.
 const RESERVED: [&str; 3] = ["created_at", "updated_at", "synced_at"];
@@ -46,11 +48,6 @@ pub fn validate_identifier(name: &str) -> Result<(), StoreError> {
     }
 }
 
-/// Quotes a validated identifier.
-fn q(name: &str) -> String {
-    format!("\"{name}\"")
-}
-
 fn invalid(target: &UpsertTarget, reason: String) -> StoreError {
     StoreError::InvalidTarget {
         table: target.table.clone(),
@@ -58,19 +55,34 @@ fn invalid(target: &UpsertTarget, reason: String) -> StoreError {
     }
 }
 
-/// Checks the target: valid names, non-empty key made of mapped columns, no duplicate or
-/// reserved columns, version among the mapped columns.
+/// The target's names as identifiers: the table, then per column its name and its lookup's
+/// table and column.
+type Names = (Ident, Vec<(Ident, Option<(Ident, Ident)>)>);
+
+/// Validates every name of the target, in the order they appear.
+fn idents(target: &UpsertTarget) -> Result<Names, StoreError> {
+    let table = Ident::new(&target.table)?;
+    let columns = target
+        .columns
+        .iter()
+        .map(|col| {
+            let lookup = match &col.lookup {
+                Some(l) => Some((Ident::new(&l.table)?, Ident::new(&l.by)?)),
+                None => None,
+            };
+            Ok((Ident::new(&col.name)?, lookup))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok((table, columns))
+}
+
+/// Checks the target: non-empty key made of mapped columns, no duplicate or reserved
+/// columns, version among the mapped columns (names are checked by [`idents`]).
 fn validate(target: &UpsertTarget) -> Result<(), StoreError> {
-    validate_identifier(&target.table)?;
     if target.columns.is_empty() {
         return Err(invalid(target, "no columns".into()));
     }
     for (i, col) in target.columns.iter().enumerate() {
-        validate_identifier(&col.name)?;
-        if let Some(lookup) = &col.lookup {
-            validate_identifier(&lookup.table)?;
-            validate_identifier(&lookup.by)?;
-        }
         if RESERVED.contains(&col.name.as_str()) {
             return Err(invalid(
                 target,
@@ -112,33 +124,30 @@ fn validate(target: &UpsertTarget) -> Result<(), StoreError> {
 
 /// Builds the upsert statement of `target` (see the module documentation).
 pub(crate) fn build_upsert(target: &UpsertTarget) -> Result<String, StoreError> {
+    let (table, columns) = idents(target)?;
     validate(target)?;
-    let table = q(&target.table);
-    let names: Vec<String> = target.columns.iter().map(|c| q(&c.name)).collect();
-    let col_list = names.join(", ");
-    let key_list = target
+    let names: Vec<&Ident> = columns.iter().map(|(n, _)| n).collect();
+    let col_list = join(&names);
+    let keys = target
         .key
         .iter()
-        .map(|k| q(k))
-        .collect::<Vec<_>>()
-        .join(", ");
+        .map(|k| Ident::new(k))
+        .collect::<Result<Vec<_>, _>>()?;
+    let key_list = join(&keys);
     let maps_deleted_at = target.columns.iter().any(|c| c.name == "deleted_at");
 
     let mut s = String::with_capacity(2048);
     s.push_str("WITH input AS (SELECT ");
-    for (i, col) in target.columns.iter().enumerate() {
+    for (i, (name, lookup)) in columns.iter().enumerate() {
         if i > 0 {
             s.push_str(", ");
         }
-        match &col.lookup {
-            Some(l) => write!(
+        match lookup {
+            Some((table, by)) => write!(
                 s,
-                "(SELECT l.\"id\" FROM {} l WHERE l.{} = r.{n}) AS {n}",
-                q(&l.table),
-                q(&l.by),
-                n = names[i]
+                "(SELECT l.\"id\" FROM {table} l WHERE l.{by} = r.{name}) AS {name}"
             ),
-            None => write!(s, "r.{}", names[i]),
+            None => write!(s, "r.{name}"),
         }
         .expect("writing to a String cannot fail");
     }
@@ -152,19 +161,32 @@ pub(crate) fn build_upsert(target: &UpsertTarget) -> Result<String, StoreError> 
     s.push_str(&defs.join(", "));
     s.push_str(")), up AS (");
 
-    write!(
-        s,
-        "INSERT INTO {table} AS t ({col_list}) SELECT {col_list} FROM input ORDER BY {key_list} \
-         ON CONFLICT ({key_list}) DO UPDATE SET "
-    )
-    .expect("writing to a String cannot fail");
-    let non_key: Vec<&String> = target
+    let non_key: Vec<&&Ident> = target
         .columns
         .iter()
         .zip(&names)
         .filter(|(c, _)| !target.key.contains(&c.name))
         .map(|(_, n)| n)
         .collect();
+    // A row already stored with these very values is left out before ON CONFLICT, which
+    // would lock (and so write) it even when its WHERE then refuses the update.
+    let mut same: Vec<String> = keys.iter().map(|k| format!("e.{k} = i.{k}")).collect();
+    same.extend(
+        non_key
+            .iter()
+            .map(|n| format!("e.{n} IS NOT DISTINCT FROM i.{n}")),
+    );
+    if !maps_deleted_at {
+        same.push("e.\"deleted_at\" IS NULL".into());
+    }
+    write!(
+        s,
+        "INSERT INTO {table} AS t ({col_list}) SELECT {col_list} FROM input i \
+         WHERE NOT EXISTS (SELECT FROM {table} e WHERE {}) ORDER BY {key_list} \
+         ON CONFLICT ({key_list}) DO UPDATE SET ",
+        same.join(" AND ")
+    )
+    .expect("writing to a String cannot fail");
     for n in &non_key {
         write!(s, "{n} = EXCLUDED.{n}, ").expect("writing to a String cannot fail");
     }
@@ -180,8 +202,8 @@ pub(crate) fn build_upsert(target: &UpsertTarget) -> Result<String, StoreError> 
         differs.push("t.\"deleted_at\" IS NOT NULL".into());
     }
     write!(s, " WHERE ({})", differs.join(" OR ")).expect("writing to a String cannot fail");
-    if let Some(v) = &target.version {
-        let v = q(v);
+    let version = target.version.as_deref().map(Ident::new).transpose()?;
+    if let Some(v) = &version {
         write!(s, " AND (t.{v} IS NULL OR EXCLUDED.{v} >= t.{v})")
             .expect("writing to a String cannot fail");
     }
@@ -191,14 +213,9 @@ pub(crate) fn build_upsert(target: &UpsertTarget) -> Result<String, StoreError> 
     s.push_str(" RETURNING (t.xmax = 0) AS inserted) ");
 
     s.push_str("SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted), ");
-    let on: Vec<String> = target
-        .key
-        .iter()
-        .map(|k| format!("e.{0} = i.{0}", q(k)))
-        .collect();
-    let newer_version = match &target.version {
+    let on: Vec<String> = keys.iter().map(|k| format!("e.{k} = i.{k}")).collect();
+    let newer_version = match &version {
         Some(v) => {
-            let v = q(v);
             format!("(e.{v} IS NOT NULL AND (i.{v} IS NULL OR i.{v} < e.{v}))")
         }
         None => "false".to_string(),
@@ -212,6 +229,15 @@ pub(crate) fn build_upsert(target: &UpsertTarget) -> Result<String, StoreError> 
     .expect("writing to a String cannot fail");
     s.push_str(" FROM up");
     Ok(s)
+}
+
+/// `a, b, c`.
+fn join(idents: impl IntoIterator<Item = impl std::fmt::Display>) -> String {
+    idents
+        .into_iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

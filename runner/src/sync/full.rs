@@ -9,6 +9,7 @@ use sqlx::{AssertSqlSafe, PgConnection};
 use uuid::Uuid;
 
 use crate::mapping::CompiledPipeline;
+use crate::store::{Ident, StoreError};
 
 /// The canonical text of a natural key, as built from mapped rows and from the database.
 pub fn key_text(values: &[Value]) -> String {
@@ -29,18 +30,20 @@ pub(super) struct DeletePlan {
 pub(super) async fn live_keys(
     conn: &mut PgConnection,
     mapping: &CompiledPipeline,
-) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+) -> Result<Vec<(Uuid, String)>, StoreError> {
     let keys = mapping
         .key
         .iter()
-        .map(|k| format!("\"{k}\""))
-        .collect::<Vec<_>>()
+        .map(|k| Ident::new(k).map(|k| k.to_string()))
+        .collect::<Result<Vec<_>, _>>()?
         .join(", ");
-    let sql = format!(
-        "select id, jsonb_build_array({keys})::text from \"{}\" where deleted_at is null",
-        mapping.table
-    );
-    let rows: Vec<(Uuid, String)> = sqlx::query_as(AssertSqlSafe(sql)).fetch_all(conn).await?;
+    let table = Ident::new(&mapping.table)?;
+    let sql =
+        format!("select id, jsonb_build_array({keys})::text from {table} where deleted_at is null");
+    let rows: Vec<(Uuid, String)> = sqlx::query_as(AssertSqlSafe(sql))
+        .fetch_all(conn)
+        .await
+        .map_err(|e| StoreError::from_sqlx("sync", e))?;
     Ok(rows
         .into_iter()
         .map(|(id, k)| {
@@ -57,7 +60,7 @@ pub(super) async fn plan(
     conn: &mut PgConnection,
     mapping: &CompiledPipeline,
     seen: &HashSet<String>,
-) -> Result<DeletePlan, sqlx::Error> {
+) -> Result<DeletePlan, StoreError> {
     let rows = live_keys(conn, mapping).await?;
     let live = rows.len() as u64;
     let ids = rows
@@ -73,16 +76,18 @@ pub(super) async fn apply(
     conn: &mut PgConnection,
     table: &str,
     ids: &[Uuid],
-) -> Result<u64, sqlx::Error> {
+) -> Result<u64, StoreError> {
     if ids.is_empty() {
         return Ok(0);
     }
+    let table = Ident::new(table)?;
     let sql = format!(
-        "update \"{table}\" set deleted_at = now(), updated_at = now() where id = any($1) and deleted_at is null"
+        "update {table} set deleted_at = now(), updated_at = now() where id = any($1) and deleted_at is null"
     );
     Ok(sqlx::query(AssertSqlSafe(sql))
         .bind(ids)
         .execute(conn)
-        .await?
+        .await
+        .map_err(|e| StoreError::from_sqlx("sync", e))?
         .rows_affected())
 }

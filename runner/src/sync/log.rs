@@ -6,6 +6,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::SyncReport;
+use crate::store::StoreError;
 
 /// Opens the run's row. Rows of the same pipeline still `running` belong to runs that died
 /// (every caller that may run concurrently holds the pipeline's advisory lock), so they are
@@ -27,7 +28,7 @@ pub async fn open(pool: &PgPool, pipeline: &str, trigger: &str) -> Result<Uuid, 
 }
 
 /// Closes the run's row with its outcome.
-pub async fn close(pool: &PgPool, id: Uuid, r: &SyncReport) -> Result<(), sqlx::Error> {
+pub async fn close(pool: &PgPool, id: Uuid, r: &SyncReport) -> Result<(), StoreError> {
     let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     sqlx::query(
         "update sync_log set finished_at = now(), status = $2, pages = $3, inserted = $4, updated = $5, unchanged = $6, stale = $7, soft_deleted = $8, error = $9, quarantined = $10 where id = $1",
@@ -43,7 +44,8 @@ pub async fn close(pool: &PgPool, id: Uuid, r: &SyncReport) -> Result<(), sqlx::
     .bind(r.error.as_deref())
     .bind(n(r.quarantined))
     .execute(pool)
-    .await?;
+    .await
+    .map_err(|e| StoreError::from_sqlx("close sync_log row", e))?;
     Ok(())
 }
 

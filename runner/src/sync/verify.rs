@@ -129,7 +129,10 @@ async fn compare(
             }
         }
     }
-    let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
+    let mut conn = pool
+        .acquire()
+        .await
+        .map_err(|e| crate::store::StoreError::from_sqlx("verify", e).to_string())?;
     let local: HashSet<String> = super::full::live_keys(&mut conn, m)
         .await
         .map_err(|e| e.to_string())?

@@ -92,6 +92,15 @@ pub(crate) async fn database_name(pool: &sqlx::PgPool) -> String {
         .expect("current_database")
 }
 
+/// A login role name for the test's database: `{db}_{suffix}`, lower-cased and cut to 63
+/// bytes as PostgreSQL would cut it (role names are cluster-wide; the database's name keeps
+/// them apart).
+pub(crate) fn login_name(db: &str, suffix: &str) -> runner::store::Ident {
+    let mut name = format!("{db}_{suffix}").to_lowercase();
+    name.truncate(63);
+    runner::store::Ident::new(&name).expect("a plain lower-case name")
+}
+
 /// A `DATABASE_URL` for the database of `pool` (same server as `.env`).
 pub(crate) async fn database_url(pool: &sqlx::PgPool) -> String {
     format!(

@@ -108,8 +108,8 @@ pub(crate) async fn expected(
             .await
             .unwrap();
         let rows: Vec<Value> = sqlx::query_scalar(AssertSqlSafe(format!(
-            "select to_jsonb(t) from \"{}\" t",
-            m.source
+            "select to_jsonb(t) from {} t",
+            runner::store::Ident::new(&m.source).unwrap()
         )))
         .fetch_all(&mut *tx)
         .await

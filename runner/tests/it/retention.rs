@@ -357,21 +357,22 @@ async fn every_least_privilege_role_runs_its_part_of_retention(pool: PgPool) {
             .execute(&pool)
             .await
             .unwrap();
-        let login = format!("{db}_{role}").to_lowercase();
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "drop role if exists \"{login}\""
-        )))
-        .execute(&pool)
-        .await;
+        let login = common::login_name(&db, role);
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("drop role if exists {login}")))
+            .execute(&pool)
+            .await;
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "create role \"{login}\" login in role {role}"
+            "create role {login} login in role {role}"
         )))
         .execute(&pool)
         .await
         .unwrap();
-        let as_role = PgPool::connect(&format!("postgres://{login}@127.0.0.1:5432/{db}"))
-            .await
-            .unwrap();
+        let as_role = PgPool::connect(&format!(
+            "postgres://{}@127.0.0.1:5432/{db}",
+            login.as_str()
+        ))
+        .await
+        .unwrap();
         let s = Retention {
             months_ahead: 5,
             ..settings()
@@ -401,7 +402,7 @@ async fn every_least_privilege_role_runs_its_part_of_retention(pool: PgPool) {
             .execute(&pool)
             .await
             .unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("drop role \"{login}\"")))
+        sqlx::query(sqlx::AssertSqlSafe(format!("drop role {login}")))
             .execute(&pool)
             .await
             .unwrap();

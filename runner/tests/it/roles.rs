@@ -8,6 +8,7 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use runner::pubsub::{Auth, Publisher, relay_once};
 use runner::server::{AppState, router};
+use runner::store::Ident;
 use runner::sync::{NoProgress, SyncOptions, run_pipeline};
 use sim::data::Resource;
 use sim::pubsub::PubsubSim;
@@ -19,29 +20,27 @@ use crate::webhooks::support::{SECRET, call};
 
 /// A login user of the test's database that is a member of `role`; the returned pool
 /// connects as it. The user is dropped when the test ends (roles are cluster-wide).
-async fn login(pool: &PgPool, role: &str) -> (PgPool, String) {
+async fn login(pool: &PgPool, role: &str) -> (PgPool, Ident) {
     let db = common::database_name(pool).await;
-    let name = format!("{db}_{role}").to_lowercase();
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "drop role if exists \"{name}\""
-    )))
-    .execute(pool)
-    .await;
+    let name = common::login_name(&db, role);
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("drop role if exists {name}")))
+        .execute(pool)
+        .await;
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "create role \"{name}\" login in role {role}"
+        "create role {name} login in role {role}"
     )))
     .execute(pool)
     .await
     .unwrap();
-    let as_role = PgPool::connect(&format!("postgres://{name}@127.0.0.1:5432/{db}"))
+    let as_role = PgPool::connect(&format!("postgres://{}@127.0.0.1:5432/{db}", name.as_str()))
         .await
         .unwrap();
     (as_role, name)
 }
 
-async fn drop_login(pool: &PgPool, as_role: PgPool, name: &str) {
+async fn drop_login(pool: &PgPool, as_role: PgPool, name: &Ident) {
     as_role.close().await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("drop role \"{name}\"")))
+    sqlx::query(sqlx::AssertSqlSafe(format!("drop role {name}")))
         .execute(pool)
         .await
         .unwrap();

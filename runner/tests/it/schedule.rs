@@ -374,3 +374,30 @@ async fn a_run_that_failed_because_drchrono_was_away_is_a_503_the_scheduler_retr
         "{body}"
     );
 }
+
+#[sqlx::test(migrator = "runner::store::MIGRATOR")]
+async fn a_run_that_failed_because_the_database_was_down_is_a_503_the_scheduler_retries(
+    pool: PgPool,
+) {
+    let sim = common::drchrono(3).await;
+    let jwks = Jwks::start(vec![jwk(KID, &keys().0)]).await;
+    let mut state = state(&pool, &sim, Some(jwks.config()));
+    state = AppState {
+        pool: common::closed_pool(&pool).await,
+        ..state
+    };
+    let t = token(KID, &keys().0, &claims());
+    for path in ["/sync/patients", "/sync/all"] {
+        let (status, body) = post(router(state.clone()), path, Some(&t)).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{path}: {body}");
+        assert_eq!(body["status"], "unavailable", "{path}");
+        let run = &body["pipelines"][0];
+        assert_eq!(run["status"], "unavailable", "{path}: {body}");
+        assert!(
+            run["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("database")),
+            "{path}: {body}"
+        );
+    }
+}

@@ -2,6 +2,7 @@
 //! the batched upsert. Shared fixtures live here; the tests live in the submodules.
 
 mod audit;
+mod compiled_audit;
 mod schema;
 mod upsert;
 

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use runner::config::{Plan, PlannedPipeline};
 use runner::source::RestClient;
+use runner::store::Ident;
 use runner::sync::{NoProgress, SyncOptions, SyncReport, key_text, run_pipeline};
 use serde_json::{Value, json};
 use sim::data::Resource;
@@ -68,13 +69,13 @@ async fn expected_and_stored(
     let keys = m
         .key
         .iter()
-        .map(|k| format!("\"{k}\""))
+        .map(|k| Ident::new(k).unwrap().to_string())
         .collect::<Vec<_>>()
         .join(", ");
     let raw = m.raw.clone().unwrap_or_else(|| "null::jsonb".into());
     let sql = format!(
-        "select jsonb_build_array({keys})::text, {raw} from \"{}\" where deleted_at is null",
-        m.table
+        "select jsonb_build_array({keys})::text, {raw} from {} where deleted_at is null",
+        Ident::new(&m.table).unwrap()
     );
     let rows: Vec<(String, Value)> = sqlx::query_as(AssertSqlSafe(sql))
         .fetch_all(pool)

@@ -21,21 +21,22 @@ async fn every_page_and_action_works_as_the_api_roles_database_role(pool: PgPool
     .await
     .unwrap();
     let db = common::database_name(&pool).await;
-    let login = format!("{db}_api").to_lowercase();
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "drop role if exists \"{login}\""
-    )))
-    .execute(&pool)
-    .await;
+    let login = common::login_name(&db, "api");
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("drop role if exists {login}")))
+        .execute(&pool)
+        .await;
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "create role \"{login}\" login in role clinical_writeback"
+        "create role {login} login in role clinical_writeback"
     )))
     .execute(&pool)
     .await
     .unwrap();
-    let api = PgPool::connect(&format!("postgres://{login}@127.0.0.1:5432/{db}"))
-        .await
-        .unwrap();
+    let api = PgPool::connect(&format!(
+        "postgres://{}@127.0.0.1:5432/{db}",
+        login.as_str()
+    ))
+    .await
+    .unwrap();
     let app = router(state_as(&api, super::plan(), ADMIN));
     for path in [
         "/admin".to_string(),
@@ -105,7 +106,7 @@ async fn every_page_and_action_works_as_the_api_roles_database_role(pool: PgPool
         assert!(e.to_string().contains("permission denied"), "{sql}: {e}");
     }
     api.close().await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("drop role \"{login}\"")))
+    sqlx::query(sqlx::AssertSqlSafe(format!("drop role {login}")))
         .execute(&pool)
         .await
         .unwrap();

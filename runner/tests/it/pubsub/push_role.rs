@@ -162,20 +162,21 @@ async fn the_push_role_receives_and_drains_to_coda_as_a_member_of_clinical_push(
     tx.commit().await.unwrap();
 
     let db = common::database_name(&pool).await;
-    let login = format!("{db}_push").to_lowercase();
+    let login = common::login_name(&db, "push");
     let role_sql = |sql: String| sqlx::query(sqlx::AssertSqlSafe(sql));
-    let _ = role_sql(format!("drop role if exists \"{login}\""))
+    let _ = role_sql(format!("drop role if exists {login}"))
         .execute(&pool)
         .await;
-    role_sql(format!(
-        "create role \"{login}\" login in role clinical_push"
-    ))
-    .execute(&pool)
-    .await
-    .unwrap();
-    let as_push = PgPool::connect(&format!("postgres://{login}@127.0.0.1:5432/{db}"))
+    role_sql(format!("create role {login} login in role clinical_push"))
+        .execute(&pool)
         .await
         .unwrap();
+    let as_push = PgPool::connect(&format!(
+        "postgres://{}@127.0.0.1:5432/{db}",
+        login.as_str()
+    ))
+    .await
+    .unwrap();
 
     let sim = relay_all(&pool).await;
     let jwks = Jwks::start(vec![jwk(KID, &keys().0)]).await;
@@ -185,7 +186,7 @@ async fn the_push_role_receives_and_drains_to_coda_as_a_member_of_clinical_push(
     settled(&pool).await;
     role.stop().await;
     as_push.close().await;
-    role_sql(format!("drop role \"{login}\""))
+    role_sql(format!("drop role {login}"))
         .execute(&pool)
         .await
         .unwrap();

@@ -66,8 +66,11 @@ async fn create_database_if_missing_creates_the_database_once(_pool: PgPool) -> 
     assert!(create_database_if_missing(&target).await?);
     assert!(!create_database_if_missing(&target).await?);
     let admin = runner::store::connect(&url).await?;
-    sqlx::query(AssertSqlSafe(format!("DROP DATABASE \"{name}\"")))
-        .execute(&admin)
-        .await?;
+    sqlx::query(AssertSqlSafe(format!(
+        "DROP DATABASE {}",
+        runner::store::Ident::new(&name)?
+    )))
+    .execute(&admin)
+    .await?;
     Ok(())
 }

@@ -36,6 +36,32 @@ async fn re_upserting_identical_rows_writes_nothing_and_counts_them_unchanged(
 }
 
 #[sqlx::test(migrations = "../schema/db")]
+async fn identical_rows_are_not_even_locked_so_a_no_change_run_writes_no_tuple(
+    pool: PgPool,
+) -> anyhow::Result<()> {
+    let rows: Vec<_> = (1..=3).map(|i| patient(i, "Ann", T1)).collect();
+    upsert(&pool, &patients(), &rows).await?;
+    // A row lock (ON CONFLICT DO UPDATE takes one before its WHERE) would leave the locking
+    // transaction in xmax and rewrite the tuple header.
+    let xmax = "SELECT drchrono_id, xmax::text FROM patients ORDER BY 1";
+    let mut again = rows.clone();
+    again[1] = patient(2, "Bea", T2);
+    let counts = upsert(&pool, &patients(), &again).await?;
+    assert_eq!(
+        counts,
+        UpsertCounts {
+            updated: 1,
+            unchanged: 2,
+            ..Default::default()
+        }
+    );
+    let after: Vec<(i64, String)> = sqlx::query_as(xmax).fetch_all(&pool).await?;
+    assert_eq!(after[0], (1, "0".to_string()));
+    assert_eq!(after[2], (3, "0".to_string()));
+    Ok(())
+}
+
+#[sqlx::test(migrations = "../schema/db")]
 async fn an_older_version_is_counted_stale_and_the_newer_row_is_kept(
     pool: PgPool,
 ) -> anyhow::Result<()> {
