@@ -149,11 +149,16 @@ AS $fn$
 DECLARE
     v_actor text := current_setting('app.actor', true);
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        IF v_actor IS NULL OR v_actor = '' THEN
+    -- Refused only when the statement touched a row.
+    IF v_actor IS NULL OR v_actor = '' THEN
+        IF TG_OP = 'DELETE' THEN
+            PERFORM audit_refuse(TG_TABLE_NAME) FROM (SELECT FROM old_rows LIMIT 1) AS x;
+        ELSE
             PERFORM audit_refuse(TG_TABLE_NAME) FROM (SELECT FROM new_rows LIMIT 1) AS x;
-            RETURN NULL;
         END IF;
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
         WITH audit AS (
             INSERT INTO change_log (table_name, record_id, natural_key, operation, changed_fields,
                                     new_values, actor)
@@ -167,10 +172,6 @@ BEGIN
         SELECT TG_TABLE_NAME, a.record_id, a.natural_key, 'INSERT', a.id, v_actor
           FROM audit AS a WHERE %7$L;
     ELSIF TG_OP = 'UPDATE' THEN
-        IF v_actor IS NULL OR v_actor = '' THEN
-            PERFORM audit_refuse(TG_TABLE_NAME) FROM (SELECT FROM new_rows LIMIT 1) AS x;
-            RETURN NULL;
-        END IF;
         WITH changed AS MATERIALIZED (
             SELECT n.id, jsonb_build_object(%3$s) AS natural_key,
                    array_remove(ARRAY[%8$s]::text[], NULL) AS fields,
@@ -192,10 +193,6 @@ BEGIN
           FROM audit AS a JOIN changed AS c ON c.id = a.record_id
          WHERE %7$L;
     ELSE
-        IF v_actor IS NULL OR v_actor = '' THEN
-            PERFORM audit_refuse(TG_TABLE_NAME) FROM (SELECT FROM old_rows LIMIT 1) AS x;
-            RETURN NULL;
-        END IF;
         WITH audit AS (
             INSERT INTO change_log (table_name, record_id, natural_key, operation, changed_fields,
                                     old_values, actor)
