@@ -170,7 +170,9 @@ pub(crate) fn build_upsert(target: &UpsertTarget) -> Result<String, StoreError> 
         .collect();
     // A row already stored with these very values is left out before ON CONFLICT, which
     // would lock (and so write) it even when its WHERE then refuses the update.
-    let mut same: Vec<String> = keys.iter().map(|k| format!("e.{k} = i.{k}")).collect();
+    // The stored row `e` of an input row `i`: also the join of the stale count below.
+    let on: Vec<String> = keys.iter().map(|k| format!("e.{k} = i.{k}")).collect();
+    let mut same = on.clone();
     same.extend(
         non_key
             .iter()
@@ -213,7 +215,6 @@ pub(crate) fn build_upsert(target: &UpsertTarget) -> Result<String, StoreError> 
     s.push_str(" RETURNING (t.xmax = 0) AS inserted) ");
 
     s.push_str("SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted), ");
-    let on: Vec<String> = keys.iter().map(|k| format!("e.{k} = i.{k}")).collect();
     let newer_version = match &version {
         Some(v) => {
             format!("(e.{v} IS NOT NULL AND (i.{v} IS NULL OR i.{v} < e.{v}))")
