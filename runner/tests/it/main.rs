@@ -1,11 +1,11 @@
 //! Integration tests of the runner. Database tests need `DATABASE_URL` pointing at a
 //! PostgreSQL server (e.g. `postgres://postgres@127.0.0.1:5432/postgres`); each test gets a
-//! fresh database from `#[sqlx::test]`.
+//! fresh database from `#[sqlx::test]`. With no server there, `tests/with-postgres` (cargo's
+//! test runner for this workspace) starts a throwaway one for the run. The black-box tests of
+//! the config verbs live in the top-level `tests/cli/`.
 
 mod admin;
-mod cli;
 mod coda_check;
-mod coda_fixtures;
 mod common;
 mod deepcura;
 mod hardening;

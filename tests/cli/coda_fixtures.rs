@@ -1,11 +1,11 @@
 //! Coda mapping fixtures (`mappings/tests/`) as an engineer runs them: `runner test` turns each
 //! row into cells with the mapping and names the cell that differs.
 
-use crate::cli::{copy, out, runner};
+use crate::support::{copy, out, runner};
 
 #[test]
 fn runner_test_runs_the_coda_mapping_fixtures_and_a_wrong_cell_fails_with_a_diff() {
-    let o = runner(&crate::common::repo()).arg("test").output().unwrap();
+    let o = runner(&e2e::repo()).arg("test").output().unwrap();
     let (stdout, _) = out(&o);
     assert!(o.status.success(), "{stdout}");
     assert!(

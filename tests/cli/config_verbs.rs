@@ -1,82 +1,13 @@
-//! The config verbs as an engineer runs them: `runner validate`, `runner test`, `runner schema`.
+//! The config verbs as an engineer runs them: `runner validate`, `runner test`, `runner schema`
+//! and `runner demo`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
-use crate::common;
-
-pub(crate) fn runner(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_runner"));
-    cmd.arg("--config-dir").arg(dir).env_remove("DATABASE_URL");
-    for var in [
-        "DRCHRONO_CLIENT_ID",
-        "DRCHRONO_CLIENT_SECRET",
-        "DRCHRONO_REFRESH_TOKEN",
-        "DRCHRONO_WEBHOOK_SECRET",
-        "DEEPCURA_SHARED_SECRET",
-        "CODA_API_TOKEN",
-        "CODA_DOC_ID",
-        "CODA_WRITEBACK_SECRET",
-        "INBOUND_SECRET",
-        "TOKEN_ENCRYPTION_KEY",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd
-}
-
-pub(crate) fn out(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-/// A copy of the shipped config (and schemas) that a test may break.
-pub(crate) fn copy() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("runner-cli-{}", uuid::Uuid::new_v4()));
-    for sub in [
-        "pipelines",
-        "pipelines/tests",
-        "mappings",
-        "mappings/tests",
-        "schema",
-    ] {
-        std::fs::create_dir_all(dir.join(sub)).unwrap();
-        for e in std::fs::read_dir(common::repo().join(sub))
-            .unwrap()
-            .flatten()
-        {
-            if e.path().is_file() {
-                std::fs::copy(e.path(), dir.join(sub).join(e.file_name())).unwrap();
-            }
-        }
-    }
-    dir
-}
-
-/// Whether a `file:line:col: message` line of `stderr` points into `file` (past line 1) and
-/// its message contains `needle`.
-fn located(stderr: &str, file: &str, needle: &str) -> bool {
-    stderr.lines().any(|l| {
-        let parts: Vec<&str> = l.splitn(4, ':').collect();
-        parts.len() == 4
-            && parts[0].ends_with(file)
-            && parts[1].parse::<u32>().is_ok_and(|n| n > 1)
-            && parts[2].parse::<u32>().is_ok()
-            && parts[3].contains(needle)
-    })
-}
-
-fn replace(path: &Path, from: &str, to: &str) {
-    let s = std::fs::read_to_string(path).unwrap();
-    assert!(s.contains(from), "{from:?} not in {}", path.display());
-    std::fs::write(path, s.replacen(from, to, 1)).unwrap();
-}
+use crate::support::{copy, located, out, replace, runner};
 
 #[test]
 fn validate_passes_on_the_shipped_config() {
-    let o = runner(&common::repo()).arg("validate").output().unwrap();
+    let o = runner(&e2e::repo()).arg("validate").output().unwrap();
     assert!(o.status.success(), "{:?}", out(&o));
 }
 
@@ -122,7 +53,7 @@ fn validate_reports_a_typo_a_wrong_type_and_a_dangling_link_at_once_with_locatio
 
 #[test]
 fn validate_warns_about_a_list_endpoint_without_page_size_and_still_passes() {
-    let o = runner(&common::repo()).arg("validate").output().unwrap();
+    let o = runner(&e2e::repo()).arg("validate").output().unwrap();
     let (_, stderr) = out(&o);
     assert!(!stderr.contains("warning:"), "the shipped config: {stderr}");
 
@@ -167,7 +98,7 @@ fn validate_warns_about_a_list_endpoint_without_page_size_and_still_passes() {
 
 #[test]
 fn validate_env_names_each_unset_variable() {
-    let o = runner(&common::repo())
+    let o = runner(&e2e::repo())
         .args(["validate", "--env"])
         .output()
         .unwrap();
@@ -189,7 +120,7 @@ fn validate_env_names_each_unset_variable() {
 
 #[test]
 fn runner_test_passes_and_a_wrong_expectation_prints_a_diff() {
-    let o = runner(&common::repo()).arg("test").output().unwrap();
+    let o = runner(&e2e::repo()).arg("test").output().unwrap();
     let (stdout, _) = out(&o);
     assert!(o.status.success(), "{stdout}");
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
@@ -237,7 +168,7 @@ fn schema_check_detects_a_stale_schema_and_schema_rewrites_it() {
     let dir = copy();
     std::fs::create_dir_all(dir.join("docs")).unwrap();
     std::fs::copy(
-        common::repo().join("docs/configuration.md"),
+        e2e::repo().join("docs/configuration.md"),
         dir.join("docs/configuration.md"),
     )
     .unwrap();
@@ -278,7 +209,7 @@ fn schema_check_detects_a_stale_schema_and_schema_rewrites_it() {
 
 #[test]
 fn demo_with_a_throwaway_postgresql_runs_the_whole_flow_and_removes_it_on_exit() {
-    let o = runner(&common::repo())
+    let o = runner(&e2e::repo())
         .env_remove("DEMO_DATABASE_URL")
         .args([
             "demo",
