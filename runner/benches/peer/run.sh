@@ -2,14 +2,15 @@
 # Peer benchmark (issue 13): dlt's `rest_api` source versus `runner sync --all` on the same job:
 # the DrChrono simulator at 10,000 patients with no rate limit, the same PostgreSQL server, one
 # backfill and one re-run with no upstream change (dlt: the same pipeline again; runner: --full).
-# Prints wall time, peak RSS, CPU (user + system) and API requests of each run, and the ratios.
+# Prints wall time, peak RSS, CPU (user + system) and API requests of each run, the CPU the
+# simulator and the PostgreSQL server spent on it (when the server is local), and the ratios.
 #
 #   runner/benches/peer/run.sh            # from the repository root
 #
 # Environment: PEER_PG (default postgres://postgres@127.0.0.1:5432), PEER_PATIENTS (10000),
 # PEER_WORK (a temporary dir), PEER_DLT_CREDENTIALS (dlt's URL of the peer_dlt database on the
 # same server, with a password), RUNNER_SYNC_ARGS (extra `runner sync` flags, default
-# "--parallel 2"), DLT_SPEC (the pip requirement, default "dlt[postgres]==1.31.0").
+# "--parallel 3"), DLT_SPEC (the pip requirement, default "dlt[postgres]==1.31.0").
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -53,14 +54,35 @@ json_field() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 requests() { curl -fsS "$sim_url/_sim/stats" | json_field "['requests_total']"; }
 reset_stats() { curl -fsS -X POST "$sim_url/_sim/stats/reset" >/dev/null; }
 
-# One measured run: wall s, peak RSS MB, CPU s, requests; the command's output goes to $work.
+# CPU seconds a process and its reaped children have used (the postmaster reaps every
+# backend, so after a run its figure holds the server's work); "0" when it is not local.
+cpu_of() {
+    python3 - "$1" <<'PY'
+import os, sys
+try:
+    f = open(f"/proc/{sys.argv[1]}/stat").read().rsplit(")", 1)[1].split()
+    print(sum(int(x) for x in f[11:15]) / os.sysconf("SC_CLK_TCK"))
+except (OSError, ValueError):
+    print(0)
+PY
+}
+# The postmaster: the parent of the checkpointer, on a server of this machine.
+checkpointer=$(psql -X -t -A "$pg/postgres" -c "select pid from pg_stat_activity where backend_type = 'checkpointer'")
+pg_pid=$(awk '{print $4}' "/proc/$checkpointer/stat" 2>/dev/null || echo 0)
+
+# One measured run: wall s, peak RSS MB, CPU s, requests, simulator CPU s, PostgreSQL CPU s;
+# the command's output goes to $work.
 measure() {
     local name=$1; shift
     reset_stats
+    local sim0 pg0
+    sim0=$(cpu_of "$sim_pid")
+    pg0=$(cpu_of "$pg_pid")
     /usr/bin/time -v -o "$work/$name.time" "$@" >"$work/$name.out" 2>&1 || {
         echo "$name failed:" >&2; tail -20 "$work/$name.out" >&2; exit 1; }
+    sleep 1  # the server reaps the run's backends
     local t=$work/$name.time
-    python3 - "$t" "$(requests)" <<'PY'
+    python3 - "$t" "$(requests)" "$sim0" "$(cpu_of "$sim_pid")" "$pg0" "$(cpu_of "$pg_pid")" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
 def field(label):
@@ -70,7 +92,9 @@ for part in field("Elapsed (wall clock) time (h:mm:ss or m:ss)").split(":"):
     wall = wall * 60 + float(part)
 rss = int(field("Maximum resident set size (kbytes)")) / 1024
 cpu = float(field("User time (seconds)")) + float(field("System time (seconds)"))
-print(f"{wall:.2f} {rss:.1f} {cpu:.2f} {sys.argv[2]}")
+sim = float(sys.argv[4]) - float(sys.argv[3])
+pg = float(sys.argv[6]) - float(sys.argv[5])
+print(f"{wall:.2f} {rss:.1f} {cpu:.2f} {sys.argv[2]} {sim:.2f} {pg:.2f}")
 PY
 }
 
@@ -108,8 +132,8 @@ export DATABASE_URL=$pg/peer_runner DRCHRONO_BASE_URL=$sim_url \
     RUST_LOG=warn CI=1
 "$runner_bin" migrate >/dev/null
 echo "== runner: sync --all, then sync --all --full" >&2
-run1=$(measure runner-backfill "$runner_bin" --config-dir "$config" sync --all ${RUNNER_SYNC_ARGS:---parallel 2})
-run2=$(measure runner-rerun "$runner_bin" --config-dir "$config" sync --all --full ${RUNNER_SYNC_ARGS:---parallel 2})
+run1=$(measure runner-backfill "$runner_bin" --config-dir "$config" sync --all ${RUNNER_SYNC_ARGS:---parallel 3})
+run2=$(measure runner-rerun "$runner_bin" --config-dir "$config" sync --all --full ${RUNNER_SYNC_ARGS:---parallel 3})
 
 rows() { psql -X -t -A "$pg/$1" -c "$2"; }
 dlt_rows=$(rows peer_dlt "select (select count(*) from drchrono.patients) + (select count(*) from drchrono.appointments) + (select count(*) from drchrono.clinical_notes) + (select count(*) from drchrono.medications) + (select count(*) from drchrono.problems) + (select count(*) from drchrono.allergies) + (select count(*) from drchrono.line_items)")
@@ -124,10 +148,11 @@ d1, d2, r1, r2 = runs
 print(f"peer       dlt {version} rest_api (postgres merge, nested as jsonb) vs runner sync --all")
 print(f"  {patients} patients; records in the 7 clinical tables: dlt {dlt_rows}, runner {our_rows}"
       f" (runner audit rows: {audit})")
-print(f"  {'':24}{'wall s':>9}{'peak RSS MB':>13}{'CPU s':>9}{'requests':>10}")
+print(f"  {'':24}{'wall s':>9}{'peak RSS MB':>13}{'CPU s':>9}{'requests':>10}"
+      f"{'sim CPU s':>11}{'PG CPU s':>10}")
 for name, r in [("dlt backfill", d1), ("runner backfill", r1), ("dlt second run", d2),
                 ("runner full re-run", r2)]:
-    print(f"  {name:24}{r[0]:>9.2f}{r[1]:>13.1f}{r[2]:>9.2f}{int(r[3]):>10}")
+    print(f"  {name:24}{r[0]:>9.2f}{r[1]:>13.1f}{r[2]:>9.2f}{int(r[3]):>10}{r[4]:>11.2f}{r[5]:>10.2f}")
 print(f"  backfill wall  {r1[0] / d1[0]:.2f}x dlt (target <= 0.50)")
 print(f"  peak RSS       {r1[1] / d1[1]:.2f}x dlt (target <= 0.25)")
 print(f"  CPU            {r1[2] / d1[2]:.2f}x dlt")

@@ -66,6 +66,7 @@ impl Role {
             },
             Role::Sync => Needs {
                 drchrono: true,
+                drchrono_webhooks: true,
                 deepcura: true,
                 inbound: true,
                 ..Needs::NONE

@@ -15,8 +15,10 @@ use super::schema::DocKind;
 /// the others may be missing (they load as empty strings and are never used).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Needs {
-    /// `systems.yaml` `drchrono`: the REST API and its webhooks.
+    /// `systems.yaml` `drchrono`: the REST API.
     pub drchrono: bool,
+    /// `systems.yaml` `drchrono.webhooks`: the secret DrChrono's webhooks are checked with.
+    pub drchrono_webhooks: bool,
     /// `systems.yaml` `deepcura`: gridhooks.
     pub deepcura: bool,
     /// `systems.yaml` `coda`.
@@ -31,14 +33,16 @@ impl Needs {
     /// Every system.
     pub const ALL: Needs = Needs {
         drchrono: true,
+        drchrono_webhooks: true,
         deepcura: true,
         coda: true,
         writeback: true,
         inbound: true,
     };
-    /// DrChrono only (`runner sync`, `runner verify`, `runner replay`).
+    /// DrChrono's REST API only (`runner sync`, `runner verify`, `runner replay`).
     pub const DRCHRONO: Needs = Needs {
         drchrono: true,
+        drchrono_webhooks: false,
         deepcura: false,
         coda: false,
         writeback: false,
@@ -47,6 +51,7 @@ impl Needs {
     /// Coda only (`runner push`, `runner outbox`).
     pub const CODA: Needs = Needs {
         drchrono: false,
+        drchrono_webhooks: false,
         deepcura: false,
         coda: true,
         writeback: false,
@@ -55,6 +60,7 @@ impl Needs {
     /// No external system (the database only).
     pub const NONE: Needs = Needs {
         drchrono: false,
+        drchrono_webhooks: false,
         deepcura: false,
         coda: false,
         writeback: false,
@@ -66,6 +72,7 @@ impl Needs {
     pub fn requires(self, kind: DocKind, pointer: &str) -> bool {
         let under = |prefix: &str| pointer == prefix || pointer.starts_with(&format!("{prefix}/"));
         match kind {
+            DocKind::Systems if under("/drchrono/webhooks") => self.drchrono_webhooks,
             DocKind::Systems if under("/drchrono") => self.drchrono,
             DocKind::Systems if under("/deepcura") => self.deepcura,
             DocKind::Systems if under("/coda") => self.coda,
@@ -135,6 +142,16 @@ mod tests {
         );
         assert!(sync.contains("DRCHRONO_REFRESH_TOKEN"), "{sync:?}");
         assert!(!sync.contains("CODA_API_TOKEN") && !sync.contains("DRCHRONO_BASE_URL"));
+        // `runner sync` reads the API, never a webhook: it runs without the webhook secret.
+        assert!(!required_vars(&config, Needs::DRCHRONO).contains("DRCHRONO_WEBHOOK_SECRET"));
+        let webhooks = Needs {
+            drchrono_webhooks: true,
+            ..Needs::NONE
+        };
+        assert_eq!(
+            required_vars(&config, webhooks),
+            BTreeSet::from(["DRCHRONO_WEBHOOK_SECRET".into()])
+        );
         let push = required_vars(
             &config,
             Needs {

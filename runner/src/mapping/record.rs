@@ -41,7 +41,39 @@ impl CompiledPipeline {
         Ok(rows)
     }
 
+    /// [`CompiledPipeline::map_record`] taking the record: without expansion, the record moves
+    /// into its row's raw column instead of being copied, and is handed back as `None`; with
+    /// expansion (rows hold items, not the record) it is handed back as is. On failure the
+    /// record comes back with the error.
+    pub fn map_record_owned(
+        &self,
+        record: Value,
+    ) -> Result<(Vec<Row>, Option<Value>), (MappingError, Value)> {
+        let Some(raw_col) = self.raw.as_ref().filter(|_| self.expand.is_empty()) else {
+            return match self.map_record(&record) {
+                Ok(rows) => Ok((rows, Some(record))),
+                Err(e) => Err((e, record)),
+            };
+        };
+        match self.map_fields(&record) {
+            Ok(mut row) => {
+                row.insert(raw_col.clone(), record);
+                Ok((vec![row], None))
+            }
+            Err(e) => Err((e, record)),
+        }
+    }
+
     fn map_doc(&self, doc: &Value, raw: &Value) -> Result<Row, MappingError> {
+        let mut row = self.map_fields(doc)?;
+        if let Some(raw_col) = &self.raw {
+            row.insert(raw_col.clone(), raw.clone());
+        }
+        Ok(row)
+    }
+
+    /// The mapped columns of `doc` and the key check, without the raw column.
+    fn map_fields(&self, doc: &Value) -> Result<Row, MappingError> {
         let mut row = Map::with_capacity(self.fields.len() + 1);
         for f in &self.fields {
             let v = self.field_value(f, doc)?;
@@ -54,9 +86,6 @@ impl CompiledPipeline {
                     field: k.clone(),
                 });
             }
-        }
-        if let Some(raw_col) = &self.raw {
-            row.insert(raw_col.clone(), raw.clone());
         }
         Ok(row)
     }
@@ -161,6 +190,28 @@ fields:
         assert_eq!(r["status"], json!("active"));
         assert_eq!(r["drchrono_raw"], rec);
         assert_eq!(p.key_of(r), vec![json!(7)]);
+    }
+
+    #[test]
+    fn an_owned_record_moves_into_its_row_and_comes_back_when_it_fails() {
+        let p = pipeline(PATIENTS);
+        let rec = json!({"id": 7, "first_name": "Testy", "last_name": "Fakeson", "date_of_birth": "1990-01-31",
+                          "updated_at": "2024-03-05T14:30:00", "patient_status": "A"});
+        let (rows, kept) = p.map_record_owned(rec.clone()).unwrap();
+        assert_eq!(
+            rows,
+            p.map_record(&rec).unwrap(),
+            "the same row as by reference"
+        );
+        assert_eq!(kept, None, "the record lives on in the raw column only");
+
+        let bad = json!({"id": 8, "date_of_birth": "13/45/1990", "patient_status": "A"});
+        let (e, back) = p.map_record_owned(bad.clone()).unwrap_err();
+        assert_eq!(back, bad);
+        assert_eq!(
+            e.to_string(),
+            "patients.yaml: field date_of_birth: value is not a date"
+        );
     }
 
     #[test]

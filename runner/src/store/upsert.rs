@@ -4,6 +4,7 @@
 //! The caller opens the transaction and sets the actor ([`set_actor`](super::set_actor)), so
 //! that the upsert, its audit rows, its outbox events and the cursor advance commit together.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::ops::AddAssign;
 use std::sync::Arc;
@@ -127,10 +128,10 @@ impl PreparedUpsert {
     /// written after that moment (`synced_at` later, by a webhook processed meanwhile) is newer
     /// than the batch and is not overwritten; it counts as stale. This guards tables whose
     /// source has no version field, where a listing fetched before a change must not undo it.
-    pub async fn execute_read_at(
+    pub async fn execute_read_at<R: Borrow<Map<String, Value>> + Sync>(
         &self,
         conn: &mut PgConnection,
-        rows: &[Map<String, Value>],
+        rows: &[R],
         read_at: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<UpsertCounts, StoreError> {
         if rows.is_empty() {
@@ -172,14 +173,14 @@ pub async fn upsert_batch(
 
 /// Returns the rows with unique natural keys, keeping the last occurrence of each key and the
 /// batch order otherwise. Fails on a row with a missing or null key value.
-fn dedupe_keep_last<'a>(
+fn dedupe_keep_last<'a, R: Borrow<Map<String, Value>>>(
     table: &str,
     key: &[String],
-    rows: &'a [Map<String, Value>],
+    rows: &'a [R],
 ) -> Result<Vec<&'a Map<String, Value>>, StoreError> {
     let mut last: HashMap<String, usize> = HashMap::with_capacity(rows.len());
     let mut sigs = Vec::with_capacity(rows.len());
-    for (i, row) in rows.iter().enumerate() {
+    for (i, row) in rows.iter().map(Borrow::borrow).enumerate() {
         let mut sig = String::new();
         for column in key {
             match row.get(column) {
@@ -201,10 +202,11 @@ fn dedupe_keep_last<'a>(
         sigs.push(sig);
     }
     if last.len() == rows.len() {
-        return Ok(rows.iter().collect());
+        return Ok(rows.iter().map(Borrow::borrow).collect());
     }
     Ok(rows
         .iter()
+        .map(Borrow::borrow)
         .enumerate()
         .filter(|(i, _)| last[&sigs[*i]] == *i)
         .map(|(_, r)| r)

@@ -28,7 +28,7 @@ pub(super) async fn write(
     mapped: &[(usize, Vec<Row>)],
     read_at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<PageOutcome, StoreError> {
-    let rows: Vec<Row> = mapped.iter().flat_map(|(_, r)| r.iter().cloned()).collect();
+    let rows: Vec<&Row> = mapped.iter().flat_map(|(_, r)| r.iter()).collect();
     let mut sp = savepoint(tx).await?;
     match p.upsert.execute_read_at(&mut sp, &rows, read_at).await {
         Ok(counts) => {

@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
+use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 
 use super::cursor::{self, ResumeState};
@@ -13,7 +14,7 @@ use super::listing::{WRITE_BATCH_RECORDS, segments, spawn_fetch};
 use super::page::{self, record_key};
 use super::{ACTOR, Progress, SyncOptions, SyncReport, full, log, quarantine};
 use crate::config::{Plan, PlannedPipeline};
-use crate::mapping::{Row, strip_nul};
+use crate::mapping::{CompiledPipeline, Row, strip_nul};
 use crate::source::RestClient;
 use crate::store::set_actor;
 use crate::telemetry::events;
@@ -182,18 +183,27 @@ async fn execute(
         if stripped > 0 {
             tracing::warn!(pipeline = %m.name, characters = stripped, "NUL characters removed from source records: PostgreSQL cannot store them.");
         }
+        let count = page.records.len() as u64;
         let mut mapped: Vec<(usize, Vec<Row>)> = Vec::with_capacity(page.records.len());
         let mut refused: Vec<(usize, String)> = Vec::new();
-        for (i, rec) in page.records.iter().enumerate() {
-            match m.map_record(rec) {
-                Ok(rows) => mapped.push((i, rows)),
-                Err(e) => refused.push((i, e.to_string())),
-            }
+        // A record that mapped lives on in its row's raw column (see `source_record`).
+        let mut kept: Vec<Option<Value>> = Vec::with_capacity(page.records.len());
+        for (i, rec) in std::mem::take(&mut page.records).into_iter().enumerate() {
             if let Some(cf) = &m.cursor_field
-                && let Some(v) = cf.one(rec).as_str()
+                && let Some(v) = cf.one(&rec).as_str()
                 && max_cursor.as_deref().is_none_or(|c| v > c)
             {
                 max_cursor = Some(v.to_string());
+            }
+            match m.map_record_owned(rec) {
+                Ok((rows, rest)) => {
+                    mapped.push((i, rows));
+                    kept.push(rest);
+                }
+                Err((e, rec)) => {
+                    refused.push((i, e.to_string()));
+                    kept.push(Some(rec));
+                }
             }
         }
         if soft_delete {
@@ -218,7 +228,7 @@ async fn execute(
         report.counts += written.counts;
         refused.extend(written.refused);
         for (i, reason) in &refused {
-            let rec = &page.records[*i];
+            let rec = source_record(m, &kept, &mapped, *i);
             quarantine::put(&mut tx, &m.name, &record_key(rec), reason, rec).await?;
         }
         report.quarantined += refused.len() as u64;
@@ -249,17 +259,30 @@ async fn execute(
             report.soft_deleted = soft_delete_missing(&mut tx, plan, p, &seen, opts).await?;
         }
         commit(tx, opts.dry_run).await?;
-        progress.page(
-            &m.name,
-            page.records.len() as u64,
-            page.segment,
-            total_segments,
-        );
+        progress.page(&m.name, count, page.segment, total_segments);
         if let Some(e) = failed.take() {
             return Err(e.into());
         }
     }
     Ok(())
+}
+
+/// The source record at index `i` of a page: kept aside, or in the raw column of its row.
+fn source_record<'a>(
+    m: &CompiledPipeline,
+    kept: &'a [Option<Value>],
+    mapped: &'a [(usize, Vec<Row>)],
+    i: usize,
+) -> &'a Value {
+    static NULL: Value = Value::Null;
+    kept[i]
+        .as_ref()
+        .or_else(|| {
+            let raw = m.raw.as_deref()?;
+            let at = mapped.binary_search_by_key(&i, |(j, _)| *j).ok()?;
+            mapped[at].1.first()?.get(raw)
+        })
+        .unwrap_or(&NULL)
 }
 
 /// Soft-deletes the rows a complete listing did not hold, behind the mass-delete breaker, and
