@@ -41,26 +41,22 @@ impl CompiledPipeline {
         Ok(rows)
     }
 
-    /// [`CompiledPipeline::map_record`] taking the record: without expansion, the record moves
-    /// into its row's raw column instead of being copied, and is handed back as `None`; with
-    /// expansion (rows hold items, not the record) it is handed back as is. On failure the
-    /// record comes back with the error.
+    /// [`CompiledPipeline::map_record`] taking the record: without expansion, a record that
+    /// maps moves into its row's raw column instead of being copied. The record comes back
+    /// (second) unless it moved: on failure, and with expansion (whose rows hold items).
     pub fn map_record_owned(
         &self,
         record: Value,
-    ) -> Result<(Vec<Row>, Option<Value>), (MappingError, Value)> {
+    ) -> (Result<Vec<Row>, MappingError>, Option<Value>) {
         let Some(raw_col) = self.raw.as_ref().filter(|_| self.expand.is_empty()) else {
-            return match self.map_record(&record) {
-                Ok(rows) => Ok((rows, Some(record))),
-                Err(e) => Err((e, record)),
-            };
+            return (self.map_record(&record), Some(record));
         };
         match self.map_fields(&record) {
             Ok(mut row) => {
                 row.insert(raw_col.clone(), record);
-                Ok((vec![row], None))
+                (Ok(vec![row]), None)
             }
-            Err(e) => Err((e, record)),
+            Err(e) => (Err(e), Some(record)),
         }
     }
 
@@ -197,17 +193,18 @@ fields:
         let p = pipeline(PATIENTS);
         let rec = json!({"id": 7, "first_name": "Testy", "last_name": "Fakeson", "date_of_birth": "1990-01-31",
                           "updated_at": "2024-03-05T14:30:00", "patient_status": "A"});
-        let (rows, kept) = p.map_record_owned(rec.clone()).unwrap();
+        let (rows, kept) = p.map_record_owned(rec.clone());
         assert_eq!(
-            rows,
+            rows.unwrap(),
             p.map_record(&rec).unwrap(),
             "the same row as by reference"
         );
         assert_eq!(kept, None, "the record lives on in the raw column only");
 
         let bad = json!({"id": 8, "date_of_birth": "13/45/1990", "patient_status": "A"});
-        let (e, back) = p.map_record_owned(bad.clone()).unwrap_err();
-        assert_eq!(back, bad);
+        let (rows, back) = p.map_record_owned(bad.clone());
+        let e = rows.unwrap_err();
+        assert_eq!(back, Some(bad));
         assert_eq!(
             e.to_string(),
             "patients.yaml: field date_of_birth: value is not a date"

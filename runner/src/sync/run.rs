@@ -195,16 +195,12 @@ async fn execute(
             {
                 max_cursor = Some(v.to_string());
             }
-            match m.map_record_owned(rec) {
-                Ok((rows, rest)) => {
-                    mapped.push((i, rows));
-                    kept.push(rest);
-                }
-                Err((e, rec)) => {
-                    refused.push((i, e.to_string()));
-                    kept.push(Some(rec));
-                }
+            let (rows, rest) = m.map_record_owned(rec);
+            match rows {
+                Ok(rows) => mapped.push((i, rows)),
+                Err(e) => refused.push((i, e.to_string())),
             }
+            kept.push(rest);
         }
         if soft_delete {
             seen.extend(
