@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::support::{copy, located, out, replace, runner};
+use crate::support::{broken, copy, located, out, replace, runner, validate_fails};
 
 #[test]
 fn validate_passes_on_the_shipped_config() {
@@ -13,25 +13,24 @@ fn validate_passes_on_the_shipped_config() {
 
 #[test]
 fn validate_reports_a_typo_a_wrong_type_and_a_dangling_link_at_once_with_locations() {
-    let dir = copy();
-    replace(
-        &dir.join("pipelines/patients.yaml"),
-        "\ntarget:",
-        "\ntargte:\n  table: x\ntarget:",
-    );
-    replace(
-        &dir.join("pipelines/medications.yaml"),
-        "\nfields:\n",
-        "\nfields:\n  x_bogus: {path: $.id, required: \"yes\"}\n",
-    );
-    replace(
-        &dir.join("pipelines/links.yaml"),
-        "to: clinical_notes",
-        "to: clinical_notez",
-    );
-    let o = runner(&dir).arg("validate").output().unwrap();
-    let (_, stderr) = out(&o);
-    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    let dir = broken(&[
+        (
+            "pipelines/patients.yaml",
+            "\ntarget:",
+            "\ntargte:\n  table: x\ntarget:",
+        ),
+        (
+            "pipelines/medications.yaml",
+            "\nfields:\n",
+            "\nfields:\n  x_bogus: {path: $.id, required: \"yes\"}\n",
+        ),
+        (
+            "pipelines/links.yaml",
+            "to: clinical_notes",
+            "to: clinical_notez",
+        ),
+    ]);
+    let (_, stderr) = validate_fails(&dir);
     let located = |file: &str, needle: &str| located(&stderr, file, needle);
     assert!(located("patients.yaml", "unknown key `targte`"), "{stderr}");
     assert!(located("medications.yaml", "boolean"), "{stderr}");
@@ -256,25 +255,24 @@ fn demo_with_a_throwaway_postgresql_runs_the_whole_flow_and_removes_it_on_exit()
 
 #[test]
 fn validate_reports_a_misspelt_template_variable_and_a_table_name_that_is_no_identifier() {
-    let dir = copy();
-    replace(
-        &dir.join("mappings/patients.yaml"),
-        "[first_name, last_name]",
-        "[first_name, nick_nmae]",
-    );
-    replace(
-        &dir.join("pipelines/appointments.yaml"),
-        "{{ value[:10] if value }}",
-        "{{ valeu[:10] if valeu }}",
-    );
-    replace(
-        &dir.join("pipelines/line_items.yaml"),
-        "table: line_items",
-        "table: Line_Items",
-    );
-    let o = runner(&dir).arg("validate").output().unwrap();
-    let (stdout, stderr) = out(&o);
-    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    let dir = broken(&[
+        (
+            "mappings/patients.yaml",
+            "[first_name, last_name]",
+            "[first_name, nick_nmae]",
+        ),
+        (
+            "pipelines/appointments.yaml",
+            "{{ value[:10] if value }}",
+            "{{ valeu[:10] if valeu }}",
+        ),
+        (
+            "pipelines/line_items.yaml",
+            "table: line_items",
+            "table: Line_Items",
+        ),
+    ]);
+    let (stdout, stderr) = validate_fails(&dir);
     assert!(!stdout.contains("Config valid."), "{stdout}");
     let located = |file: &str, line: u32, needle: &str| {
         located(&stderr, file, needle) && stderr.contains(&format!("{file}:{line}:"))

@@ -53,6 +53,23 @@ pub(crate) fn copy() -> PathBuf {
     dir
 }
 
+/// A copy of the shipped config with each `(file, from, to)` edit made (see [`replace`]).
+pub(crate) fn broken(edits: &[(&str, &str, &str)]) -> PathBuf {
+    let dir = copy();
+    for (file, from, to) in edits {
+        replace(&dir.join(file), from, to);
+    }
+    dir
+}
+
+/// `runner validate` on `dir`, which must fail (exit 1): its standard output and error.
+pub(crate) fn validate_fails(dir: &Path) -> (String, String) {
+    let o = runner(dir).arg("validate").output().unwrap();
+    let (stdout, stderr) = out(&o);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    (stdout, stderr)
+}
+
 /// Whether a `file:line:col: message` line of `stderr` points into `file` (past line 1) and
 /// its message contains `needle`.
 pub(crate) fn located(stderr: &str, file: &str, needle: &str) -> bool {

@@ -105,7 +105,7 @@ fn every_shipped_yaml_file_starts_with_its_schema_modeline() {
 }
 
 // A broken copy with a typo'd key, a wrong type and a dangling link is exercised through the
-// binary in `tests/it/cli.rs` (`validate_reports_a_typo_a_wrong_type_and_a_dangling_link_...`).
+// binary in `tests/cli/config_verbs.rs` (`validate_reports_a_typo_a_wrong_type_and_a_dangling_link_...`).
 
 #[test]
 fn strict_env_names_every_unset_variable() {
