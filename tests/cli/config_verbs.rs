@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::support::{broken, copy, located, out, replace, runner, validate_fails};
+use crate::support::{broken, copy, located, out, runner, validate_fails};
 
 #[test]
 fn validate_passes_on_the_shipped_config() {
@@ -56,17 +56,14 @@ fn validate_warns_about_a_list_endpoint_without_page_size_and_still_passes() {
     let (_, stderr) = out(&o);
     assert!(!stderr.contains("warning:"), "the shipped config: {stderr}");
 
-    let dir = copy();
-    replace(
-        &dir.join("pipelines/systems.yaml"),
-        "  page_size: 250\n",
-        "",
-    );
-    replace(
-        &dir.join("pipelines/appointments.yaml"),
-        "page_size: 250",
-        "page_size: 1000",
-    );
+    let dir = broken(&[
+        ("pipelines/systems.yaml", "  page_size: 250\n", ""),
+        (
+            "pipelines/appointments.yaml",
+            "page_size: 250",
+            "page_size: 1000",
+        ),
+    ]);
     let o = runner(&dir).arg("validate").output().unwrap();
     let (_, stderr) = out(&o);
     assert_eq!(o.status.code(), Some(0), "warnings never fail: {stderr}");

@@ -4,8 +4,10 @@
 //! its own; the tests look only at what a user can see: HTTP answers, exit codes, the
 //! database and the simulated Coda doc.
 //!
-//! The database server is `E2E_DATABASE_SERVER` (default `postgres://postgres@127.0.0.1:5432`,
-//! trust auth); each [`World`] creates a database there and drops it when it goes.
+//! The database server is `E2E_DATABASE_SERVER`, which `tests/with-postgres` (cargo's test
+//! runner here) sets to the server of the tests' `DATABASE_URL` when unset (else
+//! `postgres://postgres@127.0.0.1:5432`, trust auth); each [`World`] creates a database there
+//! and drops it when it goes.
 
 mod coda;
 mod db;

@@ -177,13 +177,13 @@ async fn execute(
                 Err(_) => break,
             }
         }
+        let count = page.records.len() as u64;
         report.pages += page.pages;
-        report.records += page.records.len() as u64;
+        report.records += count;
         let stripped: usize = page.records.iter_mut().map(strip_nul).sum();
         if stripped > 0 {
             tracing::warn!(pipeline = %m.name, characters = stripped, "NUL characters removed from source records: PostgreSQL cannot store them.");
         }
-        let count = page.records.len() as u64;
         let mut mapped: Vec<(usize, Vec<Row>)> = Vec::with_capacity(page.records.len());
         let mut refused: Vec<(usize, String)> = Vec::new();
         // A record that mapped lives on in its row's raw column (see `source_record`).
