@@ -133,8 +133,13 @@ async fn run_one(
     } else {
         "inserted"
     };
+    let recognized = if r.recognized > 0 {
+        format!(" ({} by source digest)", r.recognized)
+    } else {
+        String::new()
+    };
     let summary = format!(
-        "{} pages, {} records: {verb} {}, updated {}, unchanged {}, stale {}, soft-deleted {} in {:.1}s",
+        "{} pages, {} records: {verb} {}, updated {}, unchanged {}{recognized}, stale {}, soft-deleted {} in {:.1}s",
         r.pages,
         r.records,
         c.inserted,

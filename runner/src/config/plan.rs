@@ -56,6 +56,7 @@ pub fn upsert_target(m: &CompiledPipeline) -> UpsertTarget {
         key: m.key.clone(),
         version: m.version.clone(),
         columns,
+        digest: false,
     }
 }
 

@@ -12,7 +12,7 @@ use super::access_log::{AccessLog, path_template};
 use super::budget::RateBudget;
 use super::error::SourceError;
 use super::oauth::TokenManager;
-use super::retry::{RetryingCall, call_with_retry};
+use super::retry::{RetryingCall, call_with_retry_decoding};
 use crate::config::systems::{DrChrono, Retry};
 use crate::telemetry::events;
 use crate::telemetry::metrics::metrics;
@@ -124,6 +124,18 @@ impl RestClient {
 
     /// GETs `url` and parses its JSON body. `url` must be on the base URL's origin.
     pub async fn get_json(&self, url: &str, pipeline: Option<&str>) -> Result<Value, SourceError> {
+        self.get_decoded(url, pipeline, |b| serde_json::from_slice(b).ok())
+            .await
+    }
+
+    /// GETs `url` and decodes its body with `decode` (`None`: the body is undecodable, which
+    /// is not retried). `url` must be on the base URL's origin.
+    pub async fn get_decoded<T>(
+        &self,
+        url: &str,
+        pipeline: Option<&str>,
+        decode: impl Fn(&[u8]) -> Option<T>,
+    ) -> Result<T, SourceError> {
         let url = self.same_origin(url)?;
         let mut call = Get {
             inner: &self.inner,
@@ -133,7 +145,7 @@ impl RestClient {
             token: String::new(),
             refreshed: false,
         };
-        call_with_retry(&self.inner.retry, &mut call).await
+        call_with_retry_decoding(&self.inner.retry, &mut call, decode).await
     }
 
     /// The system's default `page_size`.

@@ -52,6 +52,15 @@ pub(crate) async fn call_with_retry<C: RetryingCall>(
     policy: &Retry,
     call: &mut C,
 ) -> Result<Value, C::Error> {
+    call_with_retry_decoding(policy, call, |b| serde_json::from_slice(b).ok()).await
+}
+
+/// [`call_with_retry`] with the success's body decoded by `decode` (`None`: undecodable).
+pub(crate) async fn call_with_retry_decoding<C: RetryingCall, T>(
+    policy: &Retry,
+    call: &mut C,
+    decode: impl Fn(&[u8]) -> Option<T>,
+) -> Result<T, C::Error> {
     let mut backoff = Backoff::new(policy);
     let mut attempt = 0;
     loop {
@@ -63,7 +72,7 @@ pub(crate) async fn call_with_retry<C: RetryingCall>(
         call.record(status, started.elapsed()).await;
         let (last, throttled, retry_after) = match resp {
             Ok(r) if r.status().is_success() => match r.bytes().await {
-                Ok(b) => return serde_json::from_slice(&b).map_err(|_| call.undecodable()),
+                Ok(b) => return decode(&b).ok_or_else(|| call.undecodable()),
                 Err(e) => (transport_kind(&e).to_string(), false, None),
             },
             Ok(r) if r.status().as_u16() == 429 || r.status().is_server_error() => {

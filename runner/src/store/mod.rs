@@ -20,4 +20,6 @@ pub use ident::Ident;
 pub use migrate::{MIGRATOR, create_database_if_missing, pending_migrations, run_migrations};
 pub use pool::{PoolSettings, connect, connect_with};
 pub use sql::validate_identifier;
-pub use upsert::{Lookup, PreparedUpsert, UpsertColumn, UpsertCounts, UpsertTarget, upsert_batch};
+pub use upsert::{
+    Lookup, PreparedUpsert, SOURCE_DIGEST, UpsertColumn, UpsertCounts, UpsertTarget, upsert_batch,
+};

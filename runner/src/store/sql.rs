@@ -16,9 +16,15 @@
 //!     WHERE (<any column IS DISTINCT FROM> OR t.deleted_at IS NOT NULL)   -- a real change
 //!       AND (t.<version> IS NULL OR EXCLUDED.<version> >= t.<version>)    -- not stale
 //!       AND ($2 IS NULL OR t.synced_at <= $2)       -- not written after the batch was read
-//!     RETURNING (t.xmax = 0) AS inserted)
-//! SELECT <inserted>, <updated>, <stale: input rows whose stored row is newer> FROM up
+//!     RETURNING (t.xmax = 0) AS inserted),
+//! pre AS (SELECT <stale: input rows whose stored row is newer>, <digest only> FROM input JOIN ...)
+//! SELECT <inserted>, <written>, <stale>, <digest only> FROM up
 //! ```
+//!
+//! With a source digest ([`UpsertTarget::digest`]), a stored row is untouched only when its
+//! digest is the same too; a row whose values are the same but whose digest differs gets the
+//! digest alone (`updated_at` and `synced_at` kept, so the audit sees only bookkeeping and
+//! writes nothing) and is counted as unchanged.
 //!
 //! `xmax = 0` tells a fresh insert from an update (an updated tuple carries the locking
 //! transaction in xmax). The stale count reads the table as it was before the statement (a
@@ -28,11 +34,11 @@
 
 use std::fmt::Write as _;
 
-use super::upsert::UpsertTarget;
+use super::upsert::{SOURCE_DIGEST, UpsertTarget};
 use super::{Ident, StoreError};
 
 /// Columns the store maintains itself; a target may not map them.
-const RESERVED: [&str; 3] = ["created_at", "updated_at", "synced_at"];
+const RESERVED: [&str; 4] = ["created_at", "updated_at", "synced_at", SOURCE_DIGEST];
 
 /// Checks that `name` is a plain lower-case SQL identifier (`[a-z_][a-z0-9_]*`, at most 63
 /// bytes), so that it can be quoted into SQL text without escaping.
@@ -127,7 +133,12 @@ pub(crate) fn build_upsert(target: &UpsertTarget) -> Result<String, StoreError> 
     let (table, columns) = idents(target)?;
     validate(target)?;
     let names: Vec<&Ident> = columns.iter().map(|(n, _)| n).collect();
-    let col_list = join(&names);
+    let digest = Ident::new(SOURCE_DIGEST)?;
+    let col_list = if target.digest {
+        format!("{}, {digest}", join(&names))
+    } else {
+        join(&names)
+    };
     let keys = target
         .key
         .iter()
@@ -151,13 +162,20 @@ pub(crate) fn build_upsert(target: &UpsertTarget) -> Result<String, StoreError> 
         }
         .expect("writing to a String cannot fail");
     }
+    if target.digest {
+        write!(s, ", decode(r.{digest}, 'hex') AS {digest}")
+            .expect("writing to a String cannot fail");
+    }
     s.push_str(" FROM jsonb_to_recordset($1) AS r(");
-    let defs: Vec<String> = target
+    let mut defs: Vec<String> = target
         .columns
         .iter()
         .zip(&names)
         .map(|(c, n)| format!("{n} {}", c.ty.sql_type()))
         .collect();
+    if target.digest {
+        defs.push(format!("{digest} text"));
+    }
     s.push_str(&defs.join(", "));
     s.push_str(")), up AS (");
 
@@ -181,20 +199,22 @@ pub(crate) fn build_upsert(target: &UpsertTarget) -> Result<String, StoreError> 
     if !maps_deleted_at {
         same.push("e.\"deleted_at\" IS NULL".into());
     }
+    // With digests, a row identical but for its digest is written too (the digest only).
+    let same_digest = format!("e.{digest} IS NOT DISTINCT FROM i.{digest}");
+    let untouched = if target.digest {
+        format!("{} AND {same_digest}", same.join(" AND "))
+    } else {
+        same.join(" AND ")
+    };
     write!(
         s,
         "INSERT INTO {table} AS t ({col_list}) SELECT {col_list} FROM input i \
-         WHERE NOT EXISTS (SELECT FROM {table} e WHERE {}) ORDER BY {key_list} \
-         ON CONFLICT ({key_list}) DO UPDATE SET ",
-        same.join(" AND ")
+         WHERE NOT EXISTS (SELECT FROM {table} e WHERE {untouched}) ORDER BY {key_list} \
+         ON CONFLICT ({key_list}) DO UPDATE SET "
     )
     .expect("writing to a String cannot fail");
     for n in &non_key {
         write!(s, "{n} = EXCLUDED.{n}, ").expect("writing to a String cannot fail");
-    }
-    s.push_str("\"updated_at\" = now(), \"synced_at\" = now()");
-    if !maps_deleted_at {
-        s.push_str(", \"deleted_at\" = NULL");
     }
     let mut differs: Vec<String> = non_key
         .iter()
@@ -203,7 +223,30 @@ pub(crate) fn build_upsert(target: &UpsertTarget) -> Result<String, StoreError> 
     if !maps_deleted_at {
         differs.push("t.\"deleted_at\" IS NOT NULL".into());
     }
-    write!(s, " WHERE ({})", differs.join(" OR ")).expect("writing to a String cannot fail");
+    let changed = format!("({})", differs.join(" OR "));
+    if target.digest {
+        write!(
+            s,
+            "{digest} = EXCLUDED.{digest}, \
+             \"updated_at\" = CASE WHEN {changed} THEN now() ELSE t.\"updated_at\" END, \
+             \"synced_at\" = CASE WHEN {changed} THEN now() ELSE t.\"synced_at\" END"
+        )
+        .expect("writing to a String cannot fail");
+    } else {
+        s.push_str("\"updated_at\" = now(), \"synced_at\" = now()");
+    }
+    if !maps_deleted_at {
+        s.push_str(", \"deleted_at\" = NULL");
+    }
+    if target.digest {
+        write!(
+            s,
+            " WHERE ({changed} OR t.{digest} IS DISTINCT FROM EXCLUDED.{digest})"
+        )
+    } else {
+        write!(s, " WHERE {changed}")
+    }
+    .expect("writing to a String cannot fail");
     let version = target.version.as_deref().map(Ident::new).transpose()?;
     if let Some(v) = &version {
         write!(s, " AND (t.{v} IS NULL OR EXCLUDED.{v} >= t.{v})")
@@ -212,23 +255,35 @@ pub(crate) fn build_upsert(target: &UpsertTarget) -> Result<String, StoreError> 
     // $2, when given, is when the batch was read from the source: a row written after that
     // (by a webhook) is newer than the batch and is kept.
     s.push_str(" AND ($2::timestamptz IS NULL OR t.\"synced_at\" <= $2::timestamptz)");
-    s.push_str(" RETURNING (t.xmax = 0) AS inserted) ");
+    s.push_str(" RETURNING (t.xmax = 0) AS inserted), ");
 
-    s.push_str("SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted), ");
+    // The stored rows as they were before the statement: the stale ones, and those whose
+    // only change is their digest (written, but counted as unchanged).
     let newer_version = match &version {
         Some(v) => {
             format!("(e.{v} IS NOT NULL AND (i.{v} IS NULL OR i.{v} < e.{v}))")
         }
         None => "false".to_string(),
     };
+    let written_after = "($2::timestamptz IS NOT NULL AND e.\"synced_at\" > $2::timestamptz)";
+    let digest_only = if target.digest {
+        format!(
+            "{} AND NOT ({same_digest}) AND NOT {written_after}",
+            same.join(" AND ")
+        )
+    } else {
+        "false".to_string()
+    };
     write!(
         s,
-        "(SELECT count(*) FROM input i JOIN {table} e ON {} \
-         WHERE {newer_version} OR ($2::timestamptz IS NOT NULL AND e.\"synced_at\" > $2::timestamptz))",
+        "pre AS (SELECT count(*) FILTER (WHERE {newer_version} OR {written_after}) AS stale, \
+         count(*) FILTER (WHERE {digest_only}) AS digest_only \
+         FROM input i JOIN {table} e ON {}) \
+         SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted), \
+         (SELECT stale FROM pre), (SELECT digest_only FROM pre) FROM up",
         on.join(" AND ")
     )
     .expect("writing to a String cannot fail");
-    s.push_str(" FROM up");
     Ok(s)
 }
 
@@ -273,6 +328,7 @@ mod tests {
                 },
                 col("source_updated_at", FieldType::Timestamp),
             ],
+            digest: false,
         }
     }
 
@@ -302,6 +358,32 @@ mod tests {
              t.\"source_updated_at\")"
         ));
         assert!(sql.contains("i.\"source_updated_at\" < e.\"source_updated_at\""));
+    }
+
+    #[test]
+    fn with_digests_a_digest_alone_is_written_without_touching_the_bookkeeping() {
+        let plain = build_upsert(&target()).unwrap();
+        assert!(!plain.contains("source_digest"));
+        let sql = build_upsert(&UpsertTarget {
+            digest: true,
+            ..target()
+        })
+        .unwrap();
+        assert!(sql.contains("decode(r.\"source_digest\", 'hex') AS \"source_digest\""));
+        assert!(sql.contains("\"source_digest\" text)"));
+        assert!(sql.contains(
+            "AND e.\"source_digest\" IS NOT DISTINCT FROM i.\"source_digest\") ORDER BY"
+        ));
+        assert!(sql.contains("\"updated_at\" = CASE WHEN (t.\"first_name\" IS DISTINCT FROM"));
+        assert!(
+            sql.contains("OR t.\"source_digest\" IS DISTINCT FROM EXCLUDED.\"source_digest\")")
+        );
+        let mut t = target();
+        t.columns.push(col("source_digest", FieldType::Text));
+        assert!(matches!(
+            build_upsert(&t),
+            Err(StoreError::InvalidTarget { .. })
+        ));
     }
 
     #[test]

@@ -28,10 +28,18 @@ pub struct UpsertTarget {
     /// The version column (e.g. `source_updated_at`): a row whose stored version is newer is
     /// not overwritten. `None` disables the guard.
     pub version: Option<String>,
-    /// The mapped columns, keys and version included. `created_at`, `updated_at` and
-    /// `synced_at` are maintained by the store and may not be mapped.
+    /// The mapped columns, keys and version included. `created_at`, `updated_at`,
+    /// `synced_at` and `source_digest` are maintained by the store and may not be mapped.
     pub columns: Vec<UpsertColumn>,
+    /// Store each row's source digest (migration 0018): the table has a `source_digest bytea`
+    /// column and each row carries the digest as hex text under [`SOURCE_DIGEST`] (a row
+    /// without one stores NULL). A row whose values are unchanged but whose digest differs
+    /// gets the new digest and counts as unchanged: no `updated_at`, no audit, no event.
+    pub digest: bool,
 }
+
+/// The bookkeeping column (and row key) of the source digest; see [`UpsertTarget::digest`].
+pub const SOURCE_DIGEST: &str = "source_digest";
 
 /// One mapped column.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,7 +158,8 @@ impl PreparedUpsert {
                 .map_err(|e| StoreError::from_sqlx(format!("upsert into {}", self.table), e))?;
             Ok(u64::try_from(n).unwrap_or(0))
         };
-        let (inserted, updated, stale) = (count(0)?, count(1)?, count(2)?);
+        let (inserted, written, stale, digest_only) = (count(0)?, count(1)?, count(2)?, count(3)?);
+        let updated = written.saturating_sub(digest_only);
         let distinct = batch.len() as u64;
         Ok(UpsertCounts {
             inserted,

@@ -25,33 +25,40 @@ pub(super) struct DeletePlan {
     pub live: u64,
 }
 
-/// The live (not soft-deleted) rows of the pipeline's table: id and canonical key text
-/// (as [`key_text`] builds it from mapped rows).
-pub(super) async fn live_keys(
-    conn: &mut PgConnection,
-    mapping: &CompiledPipeline,
-) -> Result<Vec<(Uuid, String)>, StoreError> {
+/// The SQL expression of a row's natural key as a JSON array (`jsonb_build_array(...)`).
+pub(super) fn key_array(mapping: &CompiledPipeline) -> Result<String, StoreError> {
     let keys = mapping
         .key
         .iter()
         .map(|k| Ident::new(k).map(|k| k.to_string()))
         .collect::<Result<Vec<_>, _>>()?
         .join(", ");
+    Ok(format!("jsonb_build_array({keys})"))
+}
+
+/// The canonical key text (as [`key_text`] builds it) of a key array as PostgreSQL prints it.
+pub(super) fn canonical_key(printed: &str) -> String {
+    serde_json::from_str::<Value>(printed)
+        .map(|v| v.to_string())
+        .unwrap_or_default()
+}
+
+/// The live (not soft-deleted) rows of the pipeline's table: id and canonical key text
+/// (as [`key_text`] builds it from mapped rows).
+pub(super) async fn live_keys(
+    conn: &mut PgConnection,
+    mapping: &CompiledPipeline,
+) -> Result<Vec<(Uuid, String)>, StoreError> {
+    let key = key_array(mapping)?;
     let table = Ident::new(&mapping.table)?;
-    let sql =
-        format!("select id, jsonb_build_array({keys})::text from {table} where deleted_at is null");
+    let sql = format!("select id, {key}::text from {table} where deleted_at is null");
     let rows: Vec<(Uuid, String)> = sqlx::query_as(AssertSqlSafe(sql))
         .fetch_all(conn)
         .await
         .map_err(|e| StoreError::from_sqlx("sync", e))?;
     Ok(rows
         .into_iter()
-        .map(|(id, k)| {
-            let canon = serde_json::from_str::<Value>(&k)
-                .map(|v| v.to_string())
-                .unwrap_or_default();
-            (id, canon)
-        })
+        .map(|(id, k)| (id, canonical_key(&k)))
         .collect())
 }
 

@@ -2,13 +2,17 @@
 //! a fetch task that follows `next` verbatim and hands pages to the writer through a bounded
 //! channel, so the next page is fetched while the last one is written and memory stays flat.
 
+use std::sync::Arc;
+
 use chrono::{Duration as ChronoDuration, NaiveDate};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::digest::{Digest, Digester, split_page};
 use crate::config::pipeline::Source;
 use crate::mapping::CompiledPipeline;
 use crate::source::{RestClient, SourceError};
+use crate::store::StoreError;
 
 /// Pages buffered between fetching and writing. The writer takes whatever is ready (up to
 /// [`WRITE_BATCH_RECORDS`]) in one transaction, so while it writes, up to this many pages are
@@ -31,8 +35,12 @@ pub struct Segment {
 pub(super) struct Page {
     /// Index of the segment it belongs to.
     pub segment: usize,
-    /// The records selected from the response.
+    /// The records selected from the response (those recognized by their digest aside).
     pub records: Vec<Value>,
+    /// The digest of each record (listings with digests; empty otherwise).
+    pub digests: Vec<Digest>,
+    /// The digests of the records recognized and confirmed: not parsed, their rows unchanged.
+    pub known: Vec<Digest>,
     /// The next page's URL, if any.
     pub next: Option<String>,
     /// When the page was read from the source (a second before its request was sent, for
@@ -48,6 +56,8 @@ impl Page {
     /// is newer than part of the batch, so it is kept).
     pub(super) fn append(&mut self, next: Page) {
         self.records.extend(next.records);
+        self.digests.extend(next.digests);
+        self.known.extend(next.known);
         self.segment = next.segment;
         self.next = next.next;
         self.read_at = self.read_at.min(next.read_at);
@@ -115,6 +125,7 @@ pub fn segments(
 /// Starts fetching `segments` from `first_segment` (continuing at `resume_url` if given).
 /// Pages arrive in order on the returned channel; an error ends the stream. With `clock`, each
 /// page's read time is the database's clock just before its request (see [`read_time`]).
+/// With `digester`, records carry their digest and the recognized ones are not parsed.
 pub(super) fn spawn_fetch(
     client: RestClient,
     endpoint: String,
@@ -123,6 +134,7 @@ pub(super) fn spawn_fetch(
     first_segment: usize,
     resume_url: Option<String>,
     clock: Option<sqlx::PgPool>,
+    digester: Option<Arc<Digester>>,
 ) -> mpsc::Receiver<Result<Page, SourceError>> {
     let (tx, rx) = mpsc::channel(PAGE_BUFFER);
     tokio::spawn(async move {
@@ -140,23 +152,33 @@ pub(super) fn spawn_fetch(
             };
             loop {
                 let read_at = read_time(clock.as_ref()).await;
-                let body = match client.get_json(&url, Some(&mapping.name)).await {
-                    Ok(b) => b,
+                let split = |body: &[u8]| {
+                    split_page(body, &mapping.records, &mapping.next, digester.as_deref()).ok()
+                };
+                let split = match client.get_decoded(&url, Some(&mapping.name), split).await {
+                    Ok(s) => s,
                     Err(e) => {
                         let _ = tx.send(Err(e)).await;
                         return;
                     }
                 };
-                let records: Vec<Value> = mapping.records.all(&body).into_iter().cloned().collect();
-                let next = mapping
-                    .next
-                    .one(&body)
-                    .as_str()
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string);
+                let split = match &digester {
+                    Some(d) => match split.confirm(d, clock.as_ref()).await {
+                        Ok(s) => s,
+                        Err(e) => {
+                            let e = StoreError::from_sqlx("sync: source digests", e);
+                            let _ = tx.send(Err(SourceError::Store(e))).await;
+                            return;
+                        }
+                    },
+                    None => split,
+                };
+                let next = split.next;
                 let page = Page {
                     segment: idx,
-                    records,
+                    records: split.records,
+                    digests: split.digests,
+                    known: split.known.into_iter().map(|k| k.digest).collect(),
                     next: next.clone(),
                     read_at,
                     pages: 1,

@@ -6,6 +6,7 @@
 //! what disappeared upstream (and what references it), behind a mass-delete breaker.
 
 mod cursor;
+mod digest;
 mod error;
 mod full;
 mod listing;
@@ -57,6 +58,9 @@ pub struct SyncReport {
     pub records: u64,
     /// Upsert outcome.
     pub counts: UpsertCounts,
+    /// Records recognized by their source digest (full listings): neither parsed nor sent,
+    /// their rows unchanged. They are counted in `records` and `counts.unchanged` too.
+    pub recognized: u64,
     /// Rows soft-deleted (full mode).
     pub soft_deleted: u64,
     /// Records put in the quarantine (refused by PostgreSQL or failing mapping).

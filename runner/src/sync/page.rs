@@ -5,9 +5,8 @@
 use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 
-use crate::config::PlannedPipeline;
 use crate::mapping::Row;
-use crate::store::{StoreError, UpsertCounts};
+use crate::store::{PreparedUpsert, StoreError, UpsertCounts};
 
 /// What writing a page did.
 #[derive(Debug, Default)]
@@ -24,13 +23,13 @@ pub(super) struct PageOutcome {
 /// records; any other failure fails the page.
 pub(super) async fn write(
     tx: &mut PgConnection,
-    p: &PlannedPipeline,
+    upsert: &PreparedUpsert,
     mapped: &[(usize, Vec<Row>)],
     read_at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<PageOutcome, StoreError> {
     let rows: Vec<&Row> = mapped.iter().flat_map(|(_, r)| r.iter()).collect();
     let mut sp = savepoint(tx).await?;
-    match p.upsert.execute_read_at(&mut sp, &rows, read_at).await {
+    match upsert.execute_read_at(&mut sp, &rows, read_at).await {
         Ok(counts) => {
             release(sp).await?;
             return Ok(PageOutcome {
@@ -44,7 +43,7 @@ pub(super) async fn write(
     let mut out = PageOutcome::default();
     for (i, rows) in mapped {
         let mut sp = savepoint(tx).await?;
-        match p.upsert.execute_read_at(&mut sp, rows, read_at).await {
+        match upsert.execute_read_at(&mut sp, rows, read_at).await {
             Ok(counts) => {
                 release(sp).await?;
                 out.counts += counts;

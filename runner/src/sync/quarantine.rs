@@ -136,7 +136,7 @@ pub async fn replay(
             Err(e) => Err(e.to_string()),
             Ok(rows) => {
                 let mapped = vec![(0, rows)];
-                let out = super::page::write(&mut tx, p, &mapped, Some(read_at)).await?;
+                let out = super::page::write(&mut tx, &p.upsert, &mapped, Some(read_at)).await?;
                 match out.refused.into_iter().next() {
                     Some((_, reason)) => Err(reason),
                     None => Ok(out.counts),

@@ -12,11 +12,11 @@ use super::cursor::{self, ResumeState};
 use super::error::SyncError;
 use super::listing::{WRITE_BATCH_RECORDS, segments, spawn_fetch};
 use super::page::{self, record_key};
-use super::{ACTOR, Progress, SyncOptions, SyncReport, full, log, quarantine};
+use super::{ACTOR, Progress, SyncOptions, SyncReport, digest, full, log, quarantine};
 use crate::config::{Plan, PlannedPipeline};
 use crate::mapping::{CompiledPipeline, Row, strip_nul};
 use crate::source::RestClient;
-use crate::store::set_actor;
+use crate::store::{SOURCE_DIGEST, set_actor};
 use crate::telemetry::events;
 
 pub use crate::config::plan::upsert_target;
@@ -124,8 +124,14 @@ async fn execute(
         .ok_or_else(|| SyncError::NoEndpoint(m.name.clone()))?;
     let mut conn = pool.acquire().await?;
     let stored = cursor::load(&mut conn, &m.name).await?;
-    drop(conn);
     let incremental = src.incremental.as_ref().filter(|_| !opts.full);
+    let soft_delete = soft_deletes(p, opts);
+    // A listing that follows a cursor lists changed records: digests would not spare work.
+    let digests = match incremental {
+        None => digest::prepare(&mut conn, p).await?,
+        Some(_) => None,
+    };
+    drop(conn);
     let since = match (incremental, opts.since) {
         (Some(inc), Some(d)) => Some(cursor::format(
             inc.format,
@@ -137,7 +143,6 @@ async fn execute(
             .and_then(|c| cursor::since_value(inc, c)),
         (None, _) => None,
     };
-    let soft_delete = soft_deletes(p, opts);
     // A listing interrupted with the same `since` continues where it stopped (a listing that
     // soft-deletes needs every page in one run, so it starts over).
     let resume = stored
@@ -164,7 +169,9 @@ async fn execute(
         first,
         resume_url,
         Some(pool.clone()),
+        digests.as_ref().map(|d| d.digester.clone()),
     );
+    let upsert = digests.as_ref().map_or(&p.upsert, |d| &d.upsert);
     let mut failed = None;
     while let Some(page) = pages.recv().await {
         let mut page = page?;
@@ -177,9 +184,19 @@ async fn execute(
                 Err(_) => break,
             }
         }
-        let count = page.records.len() as u64;
+        let count = (page.records.len() + page.known.len()) as u64;
         report.pages += page.pages;
         report.records += count;
+        report.recognized += page.known.len() as u64;
+        report.counts.unchanged += page.known.len() as u64;
+        if soft_delete && let Some(d) = &digests {
+            seen.extend(
+                page.known
+                    .iter()
+                    .filter_map(|k| d.digester.known(k))
+                    .map(str::to_string),
+            );
+        }
         let stripped: usize = page.records.iter_mut().map(strip_nul).sum();
         if stripped > 0 {
             tracing::warn!(pipeline = %m.name, characters = stripped, "NUL characters removed from source records: PostgreSQL cannot store them.");
@@ -197,7 +214,12 @@ async fn execute(
             }
             let (rows, rest) = m.map_record_owned(rec);
             match rows {
-                Ok(rows) => mapped.push((i, rows)),
+                Ok(mut rows) => {
+                    if let (Some(d), [row]) = (page.digests.get(i), rows.as_mut_slice()) {
+                        row.insert(SOURCE_DIGEST.to_string(), digest::hex(d));
+                    }
+                    mapped.push((i, rows));
+                }
                 Err(e) => refused.push((i, e.to_string())),
             }
             kept.push(rest);
@@ -220,7 +242,7 @@ async fn execute(
             .execute(&mut *tx)
             .await?;
         crate::link::lock_for(&mut tx, plan, &[m.table.as_str()]).await?;
-        let written = page::write(&mut tx, p, &mapped, Some(page.read_at)).await?;
+        let written = page::write(&mut tx, upsert, &mapped, Some(page.read_at)).await?;
         report.counts += written.counts;
         refused.extend(written.refused);
         for (i, reason) in &refused {

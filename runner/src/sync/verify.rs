@@ -114,7 +114,16 @@ async fn compare(
         None,
         chrono::Utc::now().date_naive(),
     );
-    let mut pages = spawn_fetch(client.clone(), endpoint, m.clone(), segs, 0, None, None);
+    let mut pages = spawn_fetch(
+        client.clone(),
+        endpoint,
+        m.clone(),
+        segs,
+        0,
+        None,
+        None,
+        None,
+    );
     let mut upstream: HashSet<String> = HashSet::new();
     while let Some(page) = pages.recv().await {
         for mut rec in page.map_err(|e| e.to_string())?.records {

@@ -30,6 +30,7 @@ mod schedule;
 mod store;
 mod sync;
 mod sync_auth;
+mod sync_digest;
 mod sync_process;
 mod webhooks;
 mod writeback;

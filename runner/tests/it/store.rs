@@ -3,6 +3,7 @@
 
 mod audit;
 mod compiled_audit;
+mod digest;
 mod schema;
 mod upsert;
 
@@ -43,6 +44,7 @@ fn patients() -> UpsertTarget {
             col("drchrono_raw", FieldType::Jsonb),
             col("source_updated_at", FieldType::Timestamp),
         ],
+        digest: false,
     }
 }
 

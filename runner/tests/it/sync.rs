@@ -19,7 +19,7 @@ fn resource_of(p: &PlannedPipeline) -> Resource {
         .expect("a simulated resource")
 }
 
-fn opts() -> SyncOptions {
+pub(crate) fn opts() -> SyncOptions {
     SyncOptions {
         trigger: "test".into(),
         ..SyncOptions::default()
@@ -27,7 +27,7 @@ fn opts() -> SyncOptions {
 }
 
 /// Runs every pipeline with an endpoint, in dependency order.
-async fn sync_all(pool: &PgPool, plan: &Plan, opts: &SyncOptions) -> Vec<SyncReport> {
+pub(crate) async fn sync_all(pool: &PgPool, plan: &Plan, opts: &SyncOptions) -> Vec<SyncReport> {
     let client = RestClient::drchrono(&plan.systems.drchrono, pool.clone());
     let mut out = Vec::new();
     for p in plan
@@ -40,7 +40,7 @@ async fn sync_all(pool: &PgPool, plan: &Plan, opts: &SyncOptions) -> Vec<SyncRep
     out
 }
 
-fn assert_succeeded(reports: &[SyncReport]) {
+pub(crate) fn assert_succeeded(reports: &[SyncReport]) {
     for r in reports {
         assert!(r.error.is_none(), "{} failed: {:?}", r.pipeline, r.error);
     }
@@ -88,7 +88,7 @@ async fn expected_and_stored(
     (expected, stored)
 }
 
-async fn assert_exact(pool: &PgPool, sim: &DrChronoHandle, plan: &Plan) {
+pub(crate) async fn assert_exact(pool: &PgPool, sim: &DrChronoHandle, plan: &Plan) {
     for p in plan
         .pipelines
         .iter()
@@ -114,11 +114,11 @@ async fn assert_exact(pool: &PgPool, sim: &DrChronoHandle, plan: &Plan) {
     }
 }
 
-async fn audit_rows(pool: &PgPool) -> i64 {
+pub(crate) async fn audit_rows(pool: &PgPool) -> i64 {
     common::count(pool, "select count(*) from change_log").await
 }
 
-async fn outbox_rows(pool: &PgPool) -> i64 {
+pub(crate) async fn outbox_rows(pool: &PgPool) -> i64 {
     common::count(pool, "select count(*) from outbox").await
 }
 

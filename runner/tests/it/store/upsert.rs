@@ -98,6 +98,7 @@ async fn lookups_resolve_to_the_parent_uuid_and_to_null_when_the_parent_is_missi
             col("drchrono_id", FieldType::Int),
             col("drchrono_raw", FieldType::Jsonb),
         ],
+        digest: false,
     };
     let provider = json!({"drchrono_id": 10, "drchrono_raw": {"id": 10}});
     upsert(
@@ -182,6 +183,7 @@ async fn a_composite_natural_key_keeps_one_insurance_row_per_patient_and_type(
             col("drchrono_raw", FieldType::Jsonb),
             col("source_updated_at", FieldType::Timestamp),
         ],
+        digest: false,
     };
     let row = |kind: &str, company: &str| {
         let v = json!({"drchrono_patient_id": 1, "insurance_type": kind,
