@@ -5,30 +5,26 @@
 //! this runner's version) followed by the record's bytes as the source sent them, cut to 16
 //! bytes. The sync stores it with the row ([`crate::store::UpsertTarget::digest`]); any other
 //! write of the row clears it (a trigger). Before a full listing, the digests of the live rows
-//! are loaded with their keys. A record whose digest is among them is confirmed, with the
-//! other such records of its page, by one query just after its page arrives (the row still
-//! carries that digest: nothing else wrote it since the load); a confirmed record is neither
-//! parsed nor mapped nor sent, and its key counts as listed for the soft delete. A record
-//! that is not confirmed goes the usual way, guards included.
-//!
-//! Pages are split without building the whole body: the record array is located with
-//! borrowed raw values, and only the records not recognized are parsed.
+//! are loaded with their keys. A record whose digest is among them ([`super::split`]) is
+//! confirmed, with the other such records of its page, by one query just after its page
+//! arrives (the row still carries that digest: nothing else wrote it since the load); a
+//! confirmed record is neither parsed nor mapped nor sent, and its key counts as listed for
+//! the soft delete. A record that is not confirmed goes the usual way, guards included.
 
-use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::Value;
-use serde_json::value::RawValue;
 use sha2::{Digest as _, Sha256};
 use sqlx::{AssertSqlSafe, PgConnection};
 
 use super::full::{canonical_key, key_array};
+use super::split::{Known, Split};
 use crate::config::PlannedPipeline;
 use crate::config::field_type::FieldType;
 use crate::config::pipeline::PipelineFile;
 use crate::config::plan::upsert_target;
-use crate::mapping::{CompiledPath, CompiledPipeline};
+use crate::mapping::CompiledPipeline;
 use crate::store::{Ident, PreparedUpsert, SOURCE_DIGEST, StoreError, UpsertTarget};
 
 /// A record's digest.
@@ -189,47 +185,24 @@ pub(super) async fn prepare(
     }))
 }
 
-/// A page split into its records.
-#[derive(Debug, Default)]
-pub(super) struct Split {
-    /// The records to map, in listing order.
-    pub(super) records: Vec<Value>,
-    /// Their digests (empty without a digester).
-    pub(super) digests: Vec<Digest>,
-    /// The records recognized (not parsed), in listing order.
-    pub(super) known: Vec<Known>,
-    /// The next page's URL, if any.
-    pub(super) next: Option<String>,
-}
-
-/// A record recognized by its digest.
-#[derive(Debug)]
-pub(super) struct Known {
-    /// Where it stands in the listing: before `records[at]`.
-    pub(super) at: usize,
-    /// Its digest.
-    pub(super) digest: Digest,
-    /// Its source text, to parse it after all if it is not confirmed.
-    pub(super) text: String,
-}
-
-impl Split {
-    /// Keeps as recognized only the records a row still vouches for (see [`confirm_sql`]) and
-    /// parses the others back into their place. Without a database, nothing is confirmed.
+impl Digester {
+    /// Keeps as recognized only the records of `split` that a row still vouches for (see
+    /// [`confirm_sql`]), and parses the others back into their place. Without a database,
+    /// nothing is confirmed.
     pub(super) async fn confirm(
-        mut self,
-        digester: &Digester,
+        &self,
+        mut split: Split,
         pool: Option<&sqlx::PgPool>,
-    ) -> Result<Self, sqlx::Error> {
-        if self.known.is_empty() {
-            return Ok(self);
+    ) -> Result<Split, sqlx::Error> {
+        if split.known.is_empty() {
+            return Ok(split);
         }
-        let confirmed: HashSet<Digest> = match (pool, &digester.confirm) {
+        let confirmed: HashSet<Digest> = match (pool, &self.confirm) {
             (Some(pool), Some(sql)) => {
-                let (keys, digests): (Vec<&str>, Vec<&[u8]>) = self
+                let (keys, digests): (Vec<&str>, Vec<&[u8]>) = split
                     .known
                     .iter()
-                    .filter_map(|k| Some((digester.known(&k.digest)?, k.digest.as_slice())))
+                    .filter_map(|k| Some((self.known(&k.digest)?, k.digest.as_slice())))
                     .unzip();
                 let found: Vec<Vec<u8>> = sqlx::query_scalar(AssertSqlSafe(sql.as_str()))
                     .bind(keys)
@@ -243,17 +216,17 @@ impl Split {
             }
             _ => HashSet::new(),
         };
-        if self.known.iter().all(|k| confirmed.contains(&k.digest)) {
-            return Ok(self);
+        if split.known.iter().all(|k| confirmed.contains(&k.digest)) {
+            return Ok(split);
         }
-        let mut records = Vec::with_capacity(self.records.len() + self.known.len());
+        let mut records = Vec::with_capacity(split.records.len() + split.known.len());
         let mut digests = Vec::with_capacity(records.capacity());
         let mut known = Vec::new();
-        let mut parsed = std::mem::take(&mut self.records).into_iter();
+        let mut parsed = std::mem::take(&mut split.records).into_iter();
         let mut taken = 0;
-        for k in std::mem::take(&mut self.known) {
+        for k in std::mem::take(&mut split.known) {
             records.extend(parsed.by_ref().take(k.at - taken));
-            digests.extend_from_slice(&self.digests[taken..k.at]);
+            digests.extend_from_slice(&split.digests[taken..k.at]);
             taken = k.at;
             if confirmed.contains(&k.digest) {
                 known.push(Known {
@@ -266,137 +239,21 @@ impl Split {
             }
         }
         records.extend(parsed);
-        digests.extend_from_slice(&self.digests[taken..]);
-        Ok(Self {
+        digests.extend_from_slice(&split.digests[taken..]);
+        Ok(Split {
             records,
             digests,
             known,
-            next: self.next,
+            next: split.next,
         })
     }
-}
-
-/// Splits a response body into its records (`records`) and the next page (`next`), parsing
-/// only the records `digester` does not recognize. Fails on a body that is not JSON.
-pub(super) fn split_page(
-    body: &[u8],
-    records: &CompiledPath,
-    next: &CompiledPath,
-    digester: Option<&Digester>,
-) -> Result<Split, serde_json::Error> {
-    let raw = match (records, next) {
-        (CompiledPath::MembersEach(r), CompiledPath::Members(n))
-            if !r.is_empty() && n.first() != r.first() =>
-        {
-            split_raw(body, r, n, digester)?
-        }
-        _ => None,
-    };
-    let mut split = match raw {
-        Some(split) => split,
-        None => split_parsed(body, records, next, digester)?,
-    };
-    split.next = split.next.filter(|s| !s.is_empty());
-    Ok(split)
-}
-
-type RawObject<'a> = HashMap<Cow<'a, str>, &'a RawValue>;
-
-/// `$.a.b[*]` records and a `$.x.y` next URL: only the path to the array is read as raw
-/// values, and each record on its own. `None` when the body is not shaped so (not an object,
-/// or the records are an object's values): the general way then says what it holds.
-fn split_raw(
-    body: &[u8],
-    records: &[String],
-    next: &[String],
-    digester: Option<&Digester>,
-) -> Result<Option<Split>, serde_json::Error> {
-    let Ok(top) = serde_json::from_slice::<RawObject>(body) else {
-        return Ok(None);
-    };
-    let next = match top.get(next[0].as_str()) {
-        Some(raw) => {
-            let v: Value = serde_json::from_str(raw.get())?;
-            next[1..]
-                .iter()
-                .try_fold(&v, |cur, k| cur.get(k))
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        }
-        None => None,
-    };
-    let mut split = Split {
-        next,
-        ..Split::default()
-    };
-    let mut at = top.get(records[0].as_str()).copied();
-    for key in &records[1..] {
-        let Some(raw) = at else { break };
-        let Ok(obj) = serde_json::from_str::<RawObject>(raw.get()) else {
-            return Ok(Some(split));
-        };
-        at = obj.get(key.as_str()).copied();
-    }
-    let Some(raw) = at else {
-        return Ok(Some(split));
-    };
-    let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(raw.get()) else {
-        return Ok(None);
-    };
-    split.records.reserve(items.len());
-    for item in items {
-        let text = item.get();
-        if let Some(dg) = digester {
-            let d = dg.digest(text.as_bytes());
-            if dg.known(&d).is_some() {
-                split.known.push(Known {
-                    at: split.records.len(),
-                    digest: d,
-                    text: text.to_string(),
-                });
-                continue;
-            }
-            split.digests.push(d);
-        }
-        split.records.push(serde_json::from_str(text)?);
-    }
-    Ok(Some(split))
-}
-
-/// Any other paths: the body is parsed whole, and a record's bytes are its JSON text.
-fn split_parsed(
-    body: &[u8],
-    records: &CompiledPath,
-    next: &CompiledPath,
-    digester: Option<&Digester>,
-) -> Result<Split, serde_json::Error> {
-    let body: Value = serde_json::from_slice(body)?;
-    let mut split = Split {
-        next: next.one(&body).as_str().map(str::to_string),
-        ..Split::default()
-    };
-    for rec in records.all(&body) {
-        if let Some(dg) = digester {
-            let text = serde_json::to_string(rec)?;
-            let d = dg.digest(text.as_bytes());
-            if dg.known(&d).is_some() {
-                split.known.push(Known {
-                    at: split.records.len(),
-                    digest: d,
-                    text,
-                });
-                continue;
-            }
-            split.digests.push(d);
-        }
-        split.records.push(rec.clone());
-    }
-    Ok(split)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mapping::CompiledPath;
+    use crate::sync::split::split_page;
     use serde_json::json;
 
     fn file(fields: &str) -> PipelineFile {
@@ -412,32 +269,6 @@ mod tests {
 
     fn path(p: &str) -> CompiledPath {
         CompiledPath::compile(p).unwrap()
-    }
-
-    #[test]
-    fn the_raw_split_finds_what_the_parsed_one_finds() {
-        let (r, n) = (path("$.results[*]"), path("$.next"));
-        let raw = split_page(BODY.as_bytes(), &r, &n, None).unwrap();
-        assert!(matches!(r, CompiledPath::MembersEach(_)));
-        let parsed = split_parsed(BODY.as_bytes(), &r, &n, None).unwrap();
-        assert_eq!(raw.records, parsed.records);
-        assert_eq!(raw.records[1], json!({"id": 2, "name": "bé"}));
-        assert_eq!(raw.next.as_deref(), Some("https://x/api/x?cursor=2"));
-        assert_eq!(raw.next, parsed.next);
-        let last = split_page(br#"{"next": null, "results": []}"#, &r, &n, None).unwrap();
-        assert_eq!((last.records.len(), last.next), (0, None));
-        let nested = split_page(
-            br#"{"data": {"items": [{"id": 7}]}, "links": {"next": ""}}"#,
-            &path("$.data.items[*]"),
-            &path("$.links.next"),
-            None,
-        )
-        .unwrap();
-        assert_eq!(
-            (nested.records, nested.next),
-            (vec![json!({"id": 7})], None)
-        );
-        assert!(split_page(b"{\"results\": [", &r, &n, None).is_err());
     }
 
     #[tokio::test]
@@ -459,7 +290,7 @@ mod tests {
         assert_eq!(again.digests, [first.digests[2]]);
         assert_eq!(dg.known(&first.digests[1]), Some("[2]"));
         // Unconfirmed (no database here), they are parsed back into their place.
-        let back = again.confirm(&dg, None).await.unwrap();
+        let back = dg.confirm(again, None).await.unwrap();
         assert!(back.known.is_empty());
         assert_eq!(back.records, first.records);
         assert_eq!(back.digests, first.digests);

@@ -8,7 +8,8 @@ use chrono::{Duration as ChronoDuration, NaiveDate};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::digest::{Digest, Digester, split_page};
+use super::digest::{Digest, Digester};
+use super::split::split_page;
 use crate::config::pipeline::Source;
 use crate::mapping::CompiledPipeline;
 use crate::source::{RestClient, SourceError};
@@ -163,7 +164,7 @@ pub(super) fn spawn_fetch(
                     }
                 };
                 let split = match &digester {
-                    Some(d) => match split.confirm(d, clock.as_ref()).await {
+                    Some(d) => match d.confirm(split, clock.as_ref()).await {
                         Ok(s) => s,
                         Err(e) => {
                             let e = StoreError::from_sqlx("sync: source digests", e);

@@ -15,6 +15,7 @@ mod order;
 mod page;
 pub mod quarantine;
 mod run;
+mod split;
 pub mod verify;
 
 pub use cursor::{ResumeState, parse as parse_cursor};
