@@ -159,12 +159,14 @@ pub(super) struct Digests {
     pub(super) upsert: PreparedUpsert,
 }
 
-/// Digests for a complete listing of `p`, when its table keeps them and each record is one
-/// row (the rows of an expanded record are written and cleared one by one, so one digest
-/// cannot vouch for them all).
+/// Digests for a listing of `p`, when its table keeps them and each record is one row (the
+/// rows of an expanded record are written and cleared one by one, so one digest cannot vouch
+/// for them all). Every listing stores them; a listing that `recognizes` (a complete one: an
+/// incremental listing holds changed records only) loads the stored ones too.
 pub(super) async fn prepare(
     conn: &mut PgConnection,
     p: &PlannedPipeline,
+    recognizes: bool,
 ) -> Result<Option<Digests>, StoreError> {
     let m = &p.mapping;
     if !m.expand.is_empty() || !kept(conn, &m.table).await? {
@@ -172,8 +174,8 @@ pub(super) async fn prepare(
     }
     let confirm = confirm_sql(m)?;
     let known = match confirm {
-        Some(_) => load(conn, m).await?,
-        None => HashMap::new(),
+        Some(_) if recognizes => load(conn, m).await?,
+        _ => HashMap::new(),
     };
     let upsert = PreparedUpsert::new(&UpsertTarget {
         digest: true,

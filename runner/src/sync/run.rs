@@ -126,11 +126,9 @@ async fn execute(
     let stored = cursor::load(&mut conn, &m.name).await?;
     let incremental = src.incremental.as_ref().filter(|_| !opts.full);
     let soft_delete = soft_deletes(p, opts);
-    // A listing that follows a cursor lists changed records: digests would not spare work.
-    let digests = match incremental {
-        None => digest::prepare(&mut conn, p).await?,
-        Some(_) => None,
-    };
+    // A listing that follows a cursor lists changed records: it stores digests for the next
+    // complete listing, but recognizes none.
+    let digests = digest::prepare(&mut conn, p, incremental.is_none()).await?;
     drop(conn);
     let since = match (incremental, opts.since) {
         (Some(inc), Some(d)) => Some(cursor::format(
