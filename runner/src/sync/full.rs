@@ -3,7 +3,9 @@
 //! a table in one run.
 
 use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
 
+use futures_util::TryStreamExt;
 use serde_json::Value;
 use sqlx::{AssertSqlSafe, PgConnection};
 use uuid::Uuid;
@@ -43,16 +45,45 @@ pub(super) fn canonical_key(printed: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The keys a complete listing held, as 64-bit hashes of their canonical text (a listing of
+/// 200,000 records keeps 200,000 numbers, not strings). Two keys sharing a hash could only
+/// spare a row from the soft delete, never delete one.
+#[derive(Debug, Default)]
+pub(super) struct Seen(HashSet<u64>);
+
+impl Seen {
+    /// Notes a key (its [`key_text`]) as listed.
+    pub(super) fn insert(&mut self, key_text: &str) {
+        self.0.insert(hash(key_text));
+    }
+
+    fn contains(&self, key_text: &str) -> bool {
+        self.0.contains(&hash(key_text))
+    }
+}
+
+fn hash(text: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
+}
+
+/// The id and key text of the table's live (not soft-deleted) rows.
+fn live_sql(mapping: &CompiledPipeline) -> Result<String, StoreError> {
+    let key = key_array(mapping)?;
+    let table = Ident::new(&mapping.table)?;
+    Ok(format!(
+        "select id, {key}::text from {table} where deleted_at is null"
+    ))
+}
+
 /// The live (not soft-deleted) rows of the pipeline's table: id and canonical key text
 /// (as [`key_text`] builds it from mapped rows).
 pub(super) async fn live_keys(
     conn: &mut PgConnection,
     mapping: &CompiledPipeline,
 ) -> Result<Vec<(Uuid, String)>, StoreError> {
-    let key = key_array(mapping)?;
-    let table = Ident::new(&mapping.table)?;
-    let sql = format!("select id, {key}::text from {table} where deleted_at is null");
-    let rows: Vec<(Uuid, String)> = sqlx::query_as(AssertSqlSafe(sql))
+    let rows: Vec<(Uuid, String)> = sqlx::query_as(AssertSqlSafe(live_sql(mapping)?))
         .fetch_all(conn)
         .await
         .map_err(|e| StoreError::from_sqlx("sync", e))?;
@@ -62,19 +93,25 @@ pub(super) async fn live_keys(
         .collect())
 }
 
-/// Live rows of the table whose key was not `seen`.
+/// Live rows of the table whose key was not `seen`, read as a stream (only those are kept).
 pub(super) async fn plan(
     conn: &mut PgConnection,
     mapping: &CompiledPipeline,
-    seen: &HashSet<String>,
+    seen: &Seen,
 ) -> Result<DeletePlan, StoreError> {
-    let rows = live_keys(conn, mapping).await?;
-    let live = rows.len() as u64;
-    let ids = rows
-        .into_iter()
-        .filter(|(_, k)| !seen.contains(k))
-        .map(|(id, _)| id)
-        .collect();
+    let mut rows =
+        sqlx::query_as::<_, (Uuid, String)>(AssertSqlSafe(live_sql(mapping)?)).fetch(conn);
+    let (mut live, mut ids) = (0, Vec::new());
+    while let Some((id, k)) = rows
+        .try_next()
+        .await
+        .map_err(|e| StoreError::from_sqlx("sync", e))?
+    {
+        live += 1;
+        if !seen.contains(&canonical_key(&k)) {
+            ids.push(id);
+        }
+    }
     Ok(DeletePlan { ids, live })
 }
 

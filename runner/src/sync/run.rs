@@ -2,7 +2,6 @@
 //! audit rows, change events, quarantined records and listing progress), then soft-delete what
 //! a complete listing no longer holds.
 
-use std::collections::HashSet;
 use std::time::Instant;
 
 use serde_json::Value;
@@ -158,7 +157,7 @@ async fn execute(
         Some(r) => (r.segment + 1, None, r.max_cursor.clone()),
         None => (0, None, None),
     };
-    let mut seen: HashSet<String> = HashSet::new();
+    let mut seen = full::Seen::default();
     let mut pages = spawn_fetch(
         client.clone(),
         endpoint,
@@ -188,12 +187,9 @@ async fn execute(
         report.recognized += page.known.len() as u64;
         report.counts.unchanged += page.known.len() as u64;
         if soft_delete && let Some(d) = &digests {
-            seen.extend(
-                page.known
-                    .iter()
-                    .filter_map(|k| d.digester.known(k))
-                    .map(str::to_string),
-            );
+            for key in page.known.iter().filter_map(|k| d.digester.known(k)) {
+                seen.insert(key);
+            }
         }
         let stripped: usize = page.records.iter_mut().map(strip_nul).sum();
         if stripped > 0 {
@@ -223,11 +219,9 @@ async fn execute(
             kept.push(rest);
         }
         if soft_delete {
-            seen.extend(
-                mapped
-                    .iter()
-                    .flat_map(|(_, rows)| rows.iter().map(|r| full::key_text(&m.key_of(r)))),
-            );
+            for row in mapped.iter().flat_map(|(_, rows)| rows) {
+                seen.insert(&full::key_text(&m.key_of(row)));
+            }
         }
         let last = page.next.is_none() && page.segment + 1 == total_segments;
         let mut tx = pool.begin().await?;
@@ -308,7 +302,7 @@ async fn soft_delete_missing(
     tx: &mut PgConnection,
     plan: &Plan,
     p: &PlannedPipeline,
-    seen: &HashSet<String>,
+    seen: &full::Seen,
     opts: &SyncOptions,
 ) -> Result<u64, SyncError> {
     let table = &p.mapping.table;
